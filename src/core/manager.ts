@@ -1,0 +1,214 @@
+import { InvalidArgumentError, QueueFullError, ShutdownError, ShutdownTimeoutError } from '../util/index.js';
+import { Engine } from './engine.js';
+import { PHASES, type HealthReport, type Phase, type ProcessManagerOptions, type ProcessStatus, type ProcessUpdate, type ShutdownOptions, type ShutdownResult, type TerminateOptions } from './types.js';
+import { snapshot } from './record.js';
+import { checkId, checkTerminate, checkUpdate, duration, settingsFrom } from './validate.js';
+import { phaseOf } from './phase.js';
+
+/**
+ * A kubelet-style manager of many processes. You declare what you want per id (`updateProcess`,
+ * `syncKnownProcesses`); it drives a `ProcessSyncer` until that holds, retrying with backoff,
+ * resyncing periodically, and walking each id forward through its phases to Finished.
+ *
+ * Every method is synchronous and never blocks, except the two that hand out promises
+ * (`terminate`, `shutdown`), and those always settle. Bad input throws a typed error
+ * (`InvalidArgumentError`, `ShutdownError`, `QueueFullError`, …) and changes nothing.
+ */
+export class ProcessManager<C> {
+  private readonly engine: Engine<C>;
+  private shutdownPromise: Promise<ShutdownResult> | undefined;
+
+  /** Stores its dependencies; does no I/O and starts no timer until an update arrives. */
+  constructor(options: ProcessManagerOptions<C>) {
+    this.engine = new Engine(settingsFrom(options));
+  }
+
+  /** `running`, `shuttingDown`, `shutDown`, or `failed`. */
+  get state(): HealthReport['state'] {
+    return this.engine.state;
+  }
+
+  /**
+   * Declares a change for one id and returns at once; a worker applies it (latest wins).
+   * `create` needs a config; `update`/`sync` without one keep the last config; `terminate` moves
+   * the id to Terminating now. Updates to a Finished id are ignored until it is removed.
+   * @throws InvalidArgumentError, ShutdownError (while or after shutting down), QueueFullError, ManagerFailedError
+   */
+  updateProcess(update: ProcessUpdate<C>): void {
+    checkUpdate(update);
+    this.admit(update);
+    this.engine.guard(() => this.engine.update(update));
+    this.throwIfFailed();
+  }
+
+  /**
+   * Requests termination and resolves when the id reaches Terminated (at once if it already
+   * has, or if it never started). Rejects with `ForceStoppedError` if shutdown gives up on it,
+   * or a typed error for bad input; never hangs.
+   */
+  terminate(id: string, options: TerminateOptions = {}): Promise<void> {
+    try {
+      checkId(id);
+      checkTerminate(options);
+      const rec = this.engine.records.get(id);
+      if (rec?.terminatedAt !== undefined) return Promise.resolve();
+      this.admit({ id, type: 'terminate' });
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.engine.guard(() => this.engine.update({ id, type: 'terminate', terminate: options }, { resolve, reject }));
+      if (this.engine.failure) reject(this.engine.failure);
+    });
+  }
+
+  /**
+   * Reconciles against the full desired set: every known id not in `desired` is driven to
+   * termination now (B3), Finished ids not desired are removed (so they may be created again),
+   * and the status of every remaining id is returned. Ids in `desired` that are unknown are not created.
+   * @throws InvalidArgumentError for a malformed id, ShutdownError after shutdown
+   */
+  syncKnownProcesses(desired: Iterable<string>): Map<string, ProcessStatus<C>> {
+    const want = new Set<string>();
+    for (const id of desired) {
+      checkId(id, 'desired[]');
+      want.add(id);
+    }
+    this.throwIfClosed();
+    this.engine.guard(() => {
+      for (const rec of this.engine.records.values()) {
+        if (!want.has(rec.id) && rec.terminatingAt === undefined) this.engine.requestTermination(rec, undefined);
+      }
+      for (const rec of this.engine.records.values()) {
+        if (!want.has(rec.id) && rec.finishedAt !== undefined) this.engine.remove(rec);
+      }
+    });
+    this.throwIfFailed();
+    const out = new Map<string, ProcessStatus<C>>();
+    for (const [id, rec] of this.engine.records) out.set(id, snapshot(rec, this.engine.nextSyncAt(id)));
+    return out;
+  }
+
+  /** A snapshot of one id, or undefined if unknown (or removed). */
+  getStatus(id: string): ProcessStatus<C> | undefined {
+    const rec = this.engine.records.get(id);
+    return rec && snapshot(rec, this.engine.nextSyncAt(id));
+  }
+
+  /** Snapshots of every known id, in creation order. */
+  list(): ProcessStatus<C>[] {
+    return [...this.engine.records.values()].map((r) => snapshot(r, this.engine.nextSyncAt(r.id)));
+  }
+
+  /** True once the id reached Terminated (or Finished). */
+  isTerminated(id: string): boolean {
+    return this.engine.records.get(id)?.terminatedAt !== undefined;
+  }
+
+  /** True once the id reached Finished (and has not been removed). */
+  isFinished(id: string): boolean {
+    return this.engine.records.get(id)?.finishedAt !== undefined;
+  }
+
+  /** Counts for /healthz and metrics. O(number of ids). */
+  health(): HealthReport {
+    const byPhase = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
+    let unhealthy = 0;
+    let inFlight = 0;
+    for (const rec of this.engine.records.values()) {
+      byPhase[phaseOf(rec)]++;
+      if (rec.errorCount > 0) unhealthy++;
+      if (rec.call) inFlight++;
+    }
+    const state = this.engine.state;
+    return {
+      healthy: state === 'running' && unhealthy === 0,
+      state,
+      total: this.engine.records.size,
+      byPhase,
+      unhealthy,
+      inFlight,
+      queueDepth: this.engine.queueDepth,
+    };
+  }
+
+  /**
+   * Stops taking new work, terminates every live id with its grace period, and waits until all
+   * are Finished (B1). If `deadlineMs` passes or `signal` aborts first, what is left is aborted
+   * and abandoned and the promise rejects with `ShutdownTimeoutError` listing those ids.
+   * Idempotent: later calls return the same promise. Afterwards, mutating calls throw `ShutdownError`.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<ShutdownResult> {
+    if (this.shutdownPromise) return this.shutdownPromise;
+    try {
+      if (options.deadlineMs !== undefined) duration(options.deadlineMs, 'deadlineMs');
+      this.throwIfFailed();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    this.shutdownPromise = new Promise<ShutdownResult>((resolve, reject) => this.runShutdown(options, resolve, reject));
+    return this.shutdownPromise;
+  }
+
+  private runShutdown(options: ShutdownOptions, resolve: (r: ShutdownResult) => void, reject: (e: unknown) => void): void {
+    const engine = this.engine;
+    engine.state = 'shuttingDown';
+    const terminated = [...engine.records.values()].filter((r) => r.finishedAt === undefined).map((r) => r.id);
+    const clock = engine.settings.clock;
+    let finished = false;
+    const finish = (err?: unknown): void => {
+      if (finished) return;
+      finished = true;
+      timer?.cancel();
+      options.signal?.removeEventListener('abort', force);
+      engine.onIdle = undefined;
+      if (err !== undefined) return reject(err);
+      engine.close('shutDown');
+      resolve({ terminated });
+    };
+    const force = (): void => {
+      if (engine.failure) return finish(engine.failure);
+      const forced = engine.forceStop();
+      finish(forced.length > 0 ? new ShutdownTimeoutError(forced) : undefined);
+    };
+    engine.onIdle = () => (engine.failure ? force() : finish());
+    const timer = options.deadlineMs === undefined ? undefined : clock.setTimer(force, options.deadlineMs);
+    if (options.signal?.aborted) return force();
+    options.signal?.addEventListener('abort', force, { once: true });
+    engine.guard(() => {
+      for (const rec of engine.records.values()) engine.requestTermination(rec, undefined);
+    });
+    if (engine.liveCount === 0 || engine.failure) engine.onIdle();
+  }
+
+  // Admission: what may enter the tables in the current state.
+  private admit(u: { readonly id: string; readonly type: ProcessUpdate<C>['type']; readonly config?: C }): void {
+    this.throwIfFailed();
+    const known = this.engine.records.has(u.id);
+    const state = this.engine.state;
+    if (state === 'shutDown') throw new ShutdownError();
+    if (state === 'shuttingDown' && (!known || u.type !== 'terminate')) {
+      throw new ShutdownError('the process manager is shutting down; only terminations of known ids are accepted');
+    }
+    if (known) return;
+    if (u.type !== 'terminate' && u.config === undefined) {
+      throw new InvalidArgumentError(`config: required to ${u.type} unknown process "${u.id}"`, { field: 'config', id: u.id });
+    }
+    const max = this.engine.settings.maxProcesses;
+    if (this.engine.records.size >= max) {
+      throw new QueueFullError(`cannot track process "${u.id}": the limit of ${max} processes is reached`, {
+        id: u.id,
+        maxProcesses: max,
+      });
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.engine.failure) throw this.engine.failure;
+  }
+
+  private throwIfClosed(): void {
+    this.throwIfFailed();
+    if (this.engine.state === 'shutDown') throw new ShutdownError();
+  }
+}

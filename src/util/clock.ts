@@ -1,0 +1,51 @@
+/**
+ * Time is injected: nothing outside this folder calls Date.now, setTimeout or setInterval.
+ * Every component takes a `Clock`; tests pass a `FakeClock`.
+ */
+
+/** A scheduled callback; `cancel` is idempotent. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** The only source of time and timers for procmgr's components. */
+export interface Clock {
+  /** Milliseconds since the epoch. Comparable with other `now()` values of the same clock. */
+  now(): number;
+  /** Runs `callback` once after `delayMs` (clamped to ≥ 0). */
+  setTimer(callback: () => void, delayMs: number): TimerHandle;
+}
+
+/** Wall-clock time and Node timers. Timers are unref'ed only when asked, so the owner decides liveness. */
+export class RealClock implements Clock {
+  now(): number {
+    return Date.now();
+  }
+
+  setTimer(callback: () => void, delayMs: number): TimerHandle {
+    const t = setTimeout(callback, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(t) };
+  }
+}
+
+/** The process-wide real clock; stateless, so sharing it is safe. */
+export const realClock: Clock = new RealClock();
+
+/** Resolves after `ms` on `clock`, or rejects with `signal.reason` when aborted first. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      timer.cancel();
+      reject(signal?.reason);
+    };
+    const timer = clock.setTimer(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './clock.js';
+export { FakeClock, flushMicrotasks } from './fake-clock.js';
+export * from './backoff.js';
+export * from './abort.js';
+export * from './logger.js';
