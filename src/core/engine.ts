@@ -338,8 +338,7 @@ export class Engine<C> {
   private completeWork(rec: ProcessRecord<C>, outcome: SyncOutcome, requeueAfter: number | undefined): void {
     if (rec.finishedAt !== undefined) return;
     // Newer desired state runs at once, as the kubelet's worker does with a waiting update.
-    if (rec.pending) return this.makeRunnable(rec);
-    const delay = requeueDelayMs(outcome, rec.errorCount, requeueAfter, this.s, this.s.random);
+    const delay = rec.pending ? 0 : requeueDelayMs(outcome, rec.errorCount, requeueAfter, this.s, this.s.random);
     if (this.s.onEvent) this.emit({ type: 'requeue', id: rec.id, delayMs: delay, reason: outcome });
     if (delay === 0) this.makeRunnable(rec);
     else this.resyncs.add(rec.id, delay);

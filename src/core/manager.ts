@@ -172,13 +172,14 @@ export class ProcessManager<C> {
       finish(forced.length > 0 ? new ShutdownTimeoutError(forced) : undefined);
     };
     engine.onIdle = () => (engine.failure ? force() : finish());
-    const timer = options.deadlineMs === undefined ? undefined : clock.setTimer(force, options.deadlineMs);
+    const timer = options.deadlineMs ? clock.setTimer(force, options.deadlineMs) : undefined;
     if (options.signal?.aborted) return force();
     options.signal?.addEventListener('abort', force, { once: true });
     engine.guard(() => {
       for (const rec of engine.records.values()) engine.requestTermination(rec, undefined);
     });
     if (engine.liveCount === 0 || engine.failure) engine.onIdle();
+    else if (options.deadlineMs === 0) force(); // no time given: whatever is not Finished yet is force-stopped
   }
 
   // Admission: what may enter the tables in the current state.
