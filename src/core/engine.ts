@@ -101,12 +101,13 @@ export class Engine<C> {
       this.liveCount++;
       this.emitPhase(rec, undefined);
     }
-    if (rec.terminatedAt !== undefined) {
+    if (rec.finishedAt !== undefined) {
       waiter?.resolve();
-      if (rec.finishedAt !== undefined && u.type !== 'terminate') this.emit({ type: 'ignored', id: u.id, reason: 'finished' });
+      if (u.type !== 'terminate') this.emit({ type: 'ignored', id: u.id, reason: 'finished' });
       return;
     }
-    if (waiter) (rec.waiters ??= []).push(waiter);
+    if (rec.terminatedAt !== undefined) waiter?.resolve();
+    else if (waiter) (rec.waiters ??= []).push(waiter);
     // Once terminating, no update can take it back; later configs are still kept (sticky, latest wins).
     const type = rec.terminatingAt === undefined ? mergeType(rec.pending?.type, u.type) : 'terminate';
     rec.pending = { type, config: u.config ?? rec.pending?.config };

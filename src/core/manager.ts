@@ -1,4 +1,5 @@
-import { InvalidArgumentError, QueueFullError, ShutdownError, ShutdownTimeoutError } from '../util/index.js';
+import { InvalidArgumentError, QueueFullError, ShutdownError } from '../util/index.js';
+import { ShutdownRun } from './shutdown.js';
 import { Engine } from './engine.js';
 import { PHASES, type HealthReport, type Phase, type ProcessManagerOptions, type ProcessStatus, type ProcessUpdate, type ShutdownOptions, type ShutdownResult, type TerminateOptions } from './types.js';
 import { snapshot } from './record.js';
@@ -16,7 +17,7 @@ import { phaseOf } from './phase.js';
  */
 export class ProcessManager<C> {
   private readonly engine: Engine<C>;
-  private shutdownPromise: Promise<ShutdownResult> | undefined;
+  private shutdownRun: ShutdownRun<C> | undefined;
 
   /** Stores its dependencies; does no I/O and starts no timer until an update arrives. */
   constructor(options: ProcessManagerOptions<C>) {
@@ -134,52 +135,22 @@ export class ProcessManager<C> {
 
   /**
    * Stops taking new work, terminates every live id with its grace period, and waits until all
-   * are Finished (B1). If `deadlineMs` passes or `signal` aborts first, what is left is aborted
-   * and abandoned and the promise rejects with `ShutdownTimeoutError` listing those ids.
-   * Idempotent: later calls return the same promise. Afterwards, mutating calls throw `ShutdownError`.
+   * are Finished (B1). If the deadline passes or `signal` aborts first, what is left is aborted
+   * and abandoned and the promise rejects with `ShutdownTimeoutError` listing those ids. Without
+   * `deadlineMs` the wait is still bounded: largest grace + `terminatingSlackMs` + `callTimeoutMs`.
+   * Idempotent: later calls return the same promise (and may tighten its deadline).
+   * Afterwards, mutating calls throw `ShutdownError`.
    */
   shutdown(options: ShutdownOptions = {}): Promise<ShutdownResult> {
-    if (this.shutdownPromise) return this.shutdownPromise;
     try {
       if (options.deadlineMs !== undefined) duration(options.deadlineMs, 'deadlineMs');
-      this.throwIfFailed();
+      if (!this.shutdownRun) this.throwIfFailed();
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    this.shutdownPromise = new Promise<ShutdownResult>((resolve, reject) => this.runShutdown(options, resolve, reject));
-    return this.shutdownPromise;
-  }
-
-  private runShutdown(options: ShutdownOptions, resolve: (r: ShutdownResult) => void, reject: (e: unknown) => void): void {
-    const engine = this.engine;
-    engine.state = 'shuttingDown';
-    const terminated = [...engine.records.values()].filter((r) => r.finishedAt === undefined).map((r) => r.id);
-    const clock = engine.settings.clock;
-    let finished = false;
-    const finish = (err?: unknown): void => {
-      if (finished) return;
-      finished = true;
-      timer?.cancel();
-      options.signal?.removeEventListener('abort', force);
-      engine.onIdle = undefined;
-      if (err !== undefined) return reject(err);
-      engine.close('shutDown');
-      resolve({ terminated });
-    };
-    const force = (): void => {
-      if (engine.failure) return finish(engine.failure);
-      const forced = engine.forceStop();
-      finish(forced.length > 0 ? new ShutdownTimeoutError(forced) : undefined);
-    };
-    engine.onIdle = () => (engine.failure ? force() : finish());
-    const timer = options.deadlineMs ? clock.setTimer(force, options.deadlineMs) : undefined;
-    if (options.signal?.aborted) return force();
-    options.signal?.addEventListener('abort', force, { once: true });
-    engine.guard(() => {
-      for (const rec of engine.records.values()) engine.requestTermination(rec, undefined);
-    });
-    if (engine.liveCount === 0 || engine.failure) engine.onIdle();
-    else if (options.deadlineMs === 0) force(); // no time given: whatever is not Finished yet is force-stopped
+    if (this.shutdownRun) this.shutdownRun.tighten(options);
+    else this.shutdownRun = new ShutdownRun(this.engine, options);
+    return this.shutdownRun.promise;
   }
 
   // Admission: what may enter the tables in the current state.

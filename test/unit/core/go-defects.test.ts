@@ -130,7 +130,7 @@ describe('defects of the Go original, fixed', () => {
 
   it('B5: a shortened grace period aborts the in-flight terminating call and restarts it with the new grace', async () => {
     const { clock, manager, syncer } = harness();
-    syncer.on('syncTerminating', (ctx) => (ctx.gracePeriodMs > 5_000 ? hangUntilAborted(ctx.signal) : undefined));
+    syncer.on('syncTerminating', (ctx) => ((ctx.gracePeriodMs ?? 0) > 5_000 ? hangUntilAborted(ctx.signal) : undefined));
     create(manager, 'a');
     await clock.settle();
     const p = manager.terminate('a', { gracePeriodMs: 60_000 });

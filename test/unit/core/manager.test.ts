@@ -79,16 +79,16 @@ describe('ProcessManager (Go suite scenarios)', () => {
 
   it('ConcurrentProcesses', async () => {
     const { clock, manager, syncer } = harness();
-    const gates = new Map<string, ReturnType<typeof deferred>>();
+    const gates = new Map<string, ReturnType<typeof deferred<undefined>>>();
     syncer.on('syncProcess', (ctx) => {
-      const g = deferred();
+      const g = deferred<undefined>();
       gates.set(ctx.id, g);
       return g.promise;
     });
     for (let i = 0; i < 100; i++) create(manager, `p${i}`);
     await clock.settle();
     expect(manager.health().inFlight).toBe(100); // all run in parallel, one each
-    for (const g of gates.values()) g.resolve();
+    for (const g of gates.values()) g.resolve(undefined);
     await clock.settle();
     expect(manager.health().byPhase.Syncing).toBe(100);
     expect(syncer.overlaps).toEqual([]);
