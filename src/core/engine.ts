@@ -248,7 +248,7 @@ export class Engine<C> {
     try {
       result = Promise.resolve(this.invoke(rec, hook, call.controller.signal));
     } catch (err) {
-      result = Promise.reject(err as Error);
+      result = Promise.reject(err);
     }
     result.then(
       (value) => this.guard(() => this.settle(rec, call, true, value)),

@@ -55,7 +55,7 @@ export class ProcessManager<C> {
       if (rec?.terminatedAt !== undefined) return Promise.resolve();
       this.admit({ id, type: 'terminate' });
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err);
     }
     return new Promise<void>((resolve, reject) => {
       this.engine.guard(() => this.engine.update({ id, type: 'terminate', terminate: options }, { resolve, reject }));
@@ -146,7 +146,7 @@ export class ProcessManager<C> {
       if (options.deadlineMs !== undefined) duration(options.deadlineMs, 'deadlineMs');
       if (!this.shutdownRun) this.throwIfFailed();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err);
     }
     if (this.shutdownRun) this.shutdownRun.tighten(options);
     else this.shutdownRun = new ShutdownRun(this.engine, options);

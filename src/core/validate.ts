@@ -26,7 +26,7 @@ export function checkUpdate<C>(u: ProcessUpdate<C>): void {
   if (!UPDATE_TYPES.includes(u.type)) {
     throw new InvalidArgumentError(`type: expected one of ${UPDATE_TYPES.join(', ')}, got ${show(u.type)}`, {
       field: 'type',
-      value: u.type as unknown,
+      value: u.type,
     });
   }
   if (u.terminate !== undefined) checkTerminate(u.terminate);

@@ -35,12 +35,13 @@ export const realClock: Clock = new RealClock();
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) {
-      reject(signal.reason);
+      // The AbortSignal convention: reject with whatever reason the aborter chose.
+      reject(signal.reason as unknown);
       return;
     }
     const onAbort = (): void => {
       timer.cancel();
-      reject(signal?.reason);
+      reject(signal?.reason as unknown);
     };
     const timer = clock.setTimer(() => {
       signal?.removeEventListener('abort', onAbort);

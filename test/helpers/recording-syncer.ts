@@ -80,7 +80,7 @@ export class RecordingSyncer<C> implements ProcessSyncer<C> {
     try {
       p = Promise.resolve(fn ? fn(ctx, hook) : undefined);
     } catch (err) {
-      p = Promise.reject(err as Error);
+      p = Promise.reject(err);
     }
     return p.finally(done);
   }

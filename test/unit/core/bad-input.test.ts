@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isProcmgrError } from '../../../src/util/index.js';
 import { ProcessManager, type ProcessUpdate } from '../../../src/core/index.js';
 import { create, harness, type TestConfig } from '../../helpers/harness.js';
-import { RecordingSyncer } from '../../helpers/recording-syncer.js';
+import type { RecordingSyncer } from '../../helpers/recording-syncer.js';
 
 /** Asserts `fn` throws a procmgr error with `code` and returns it. */
 function codeOf(fn: () => unknown): string | undefined {
