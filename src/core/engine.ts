@@ -8,6 +8,7 @@ import {
   type Clock,
   type Logger,
   type Random,
+  type TimerHandle,
 } from '../util/index.js';
 import { hookFor, phaseOf } from './phase.js';
 import { mergeType, newRecord, type AbortCause, type ActiveCall, type ProcessRecord, type Waiter } from './record.js';
@@ -67,6 +68,10 @@ export class Engine<C> {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly drainBound = (): void => this.guard(() => this.drain());
+  /** Records whose call was dispatched this turn; their deadlines are armed on the next timer turn. */
+  private unarmed: ProcessRecord<C>[] = [];
+  private armTimer: TimerHandle | undefined;
+  private readonly armBound = (): void => this.guard(() => this.armDeadlines());
   private readonly s: Settings<C>;
 
   constructor(readonly settings: Settings<C>) {
@@ -146,6 +151,7 @@ export class Engine<C> {
   /** Drops a Finished record so its id can be created again. */
   remove(rec: ProcessRecord<C>): void {
     this.records.delete(rec.id);
+    this.runnable.delete(rec);
     this.resyncs.delete(rec.id);
     this.emit({ type: 'removed', id: rec.id });
   }
@@ -174,6 +180,9 @@ export class Engine<C> {
     this.runnable.clear();
     this.resyncs.clear();
     this.deadlines.clear();
+    this.armTimer?.cancel();
+    this.armTimer = undefined;
+    this.unarmed = [];
   }
 
   /**
@@ -224,7 +233,7 @@ export class Engine<C> {
     for (const rec of this.runnable) {
       this.runnable.delete(rec);
       // A record with a call in flight runs again from settle(), never in parallel.
-      if (!rec.call && this.records.get(rec.id) === rec) this.dispatch(rec);
+      if (!rec.call) this.dispatch(rec);
     }
   }
 
@@ -240,10 +249,20 @@ export class Engine<C> {
     this.resyncs.delete(rec.id);
     const now = this.clock.now();
     if (hook === 'syncProcess') rec.startedAt ??= now;
-    const call: ActiveCall = { token: ++this.nextToken, hook, controller: new AbortController(), startedAt: now, abortedFor: undefined };
-    rec.call = call;
     const timeout = hook === 'syncTerminating' ? (rec.gracePeriodMs ?? 0) + this.s.terminatingSlackMs : this.s.callTimeoutMs;
-    this.deadlines.set(rec.id, timeout);
+    const call: ActiveCall = {
+      token: ++this.nextToken,
+      hook,
+      controller: new AbortController(),
+      startedAt: now,
+      deadlineAt: now + timeout,
+      deadlineArmed: false,
+      abortedFor: undefined,
+    };
+    rec.call = call;
+    // Most calls settle within the turn; only those still running get a deadline-queue entry.
+    this.unarmed.push(rec);
+    this.armTimer ??= this.clock.setTimer(this.armBound, 0);
     let result: Promise<unknown>;
     try {
       result = Promise.resolve(this.invoke(rec, hook, call.controller.signal));
@@ -273,7 +292,7 @@ export class Engine<C> {
   private settle(rec: ProcessRecord<C>, call: ActiveCall, ok: boolean, value: unknown): void {
     if (rec.call !== call) return; // abandoned, force-stopped, or the engine stopped
     rec.call = undefined;
-    this.deadlines.delete(rec.id);
+    if (call.deadlineArmed) this.deadlines.delete(rec.id);
     const now = this.clock.now();
     rec.lastSyncAt = now;
     rec.syncCount++;
@@ -282,7 +301,7 @@ export class Engine<C> {
     if (ok) {
       rec.errorCount = 0;
       rec.lastError = undefined;
-      [outcome, requeueAfter] = this.onSuccess(rec, call.hook, value);
+      [outcome, requeueAfter] = this.onSuccess(rec, call.hook, value, now);
     } else {
       rec.totalErrors++;
       rec.lastError = value;
@@ -295,8 +314,7 @@ export class Engine<C> {
     this.completeWork(rec, outcome, requeueAfter);
   }
 
-  private onSuccess(rec: ProcessRecord<C>, hook: Hook, value: unknown): [SyncOutcome, number | undefined] {
-    const now = this.clock.now();
+  private onSuccess(rec: ProcessRecord<C>, hook: Hook, value: unknown, now: number): [SyncOutcome, number | undefined] {
     switch (hook) {
       case 'syncProcess': {
         const result = (value ?? {}) as SyncResult;
@@ -345,6 +363,19 @@ export class Engine<C> {
     else this.resyncs.add(rec.id, delay);
   }
 
+  private armDeadlines(): void {
+    this.armTimer = undefined;
+    const recs = this.unarmed;
+    this.unarmed = [];
+    const now = this.clock.now();
+    for (const rec of recs) {
+      const call = rec.call;
+      if (!call || call.deadlineArmed) continue; // settled already, or listed twice
+      call.deadlineArmed = true;
+      this.deadlines.add(rec.id, call.deadlineAt - now); // add: an abort's shorter grace may be there already
+    }
+  }
+
   private onResync(id: string): void {
     const rec = this.records.get(id);
     if (!rec || rec.finishedAt !== undefined) return;
@@ -374,6 +405,7 @@ export class Engine<C> {
       if (cause === 'superseded') call.abortedFor = cause;
       return;
     }
+    call.deadlineArmed = true;
     this.deadlines.add(rec.id, this.s.abortGraceMs);
     this.abort(call, cause, reason ?? abortError(`${call.hook} for "${rec.id}" was superseded by a newer update`));
   }

@@ -10,6 +10,9 @@ export interface ActiveCall {
   readonly hook: Hook;
   readonly controller: AbortController;
   readonly startedAt: number;
+  /** When the call times out; armed in the deadline queue only if it is still running a turn later. */
+  readonly deadlineAt: number;
+  deadlineArmed: boolean;
   abortedFor: AbortCause | undefined;
 }
 
