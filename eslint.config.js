@@ -27,6 +27,11 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // Examples show async hooks the way users write them, awaiting or not.
+    files: ['examples/**'],
+    rules: { '@typescript-eslint/require-await': 'off' },
+  },
+  {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
