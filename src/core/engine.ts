@@ -1,47 +1,19 @@
-import {
-  ForceStoppedError,
-  ManagerFailedError,
-  ShutdownTimeoutError,
-  SyncTimeoutError,
-  abortError,
-  describe,
-  type Clock,
-  type Logger,
-  type Random,
-  type TimerHandle,
-} from '../util/index.js';
+import { ForceStoppedError, ManagerFailedError, ShutdownTimeoutError, type Clock, type Logger } from '../util/index.js';
 import { hookFor, phaseOf } from './phase.js';
-import { mergeType, newRecord, type AbortCause, type ActiveCall, type ProcessRecord, type Waiter } from './record.js';
-import { requeueDelayMs, type RetrySettings } from './retry.js';
+import { Calls } from './calls.js';
+import { Events } from './events.js';
+import { mergeType, newRecord, settleWaiters, type ActiveCall, type ProcessRecord, type Waiter } from './record.js';
+import { requeueDelayMs } from './retry.js';
+import type { Settings } from './settings.js';
 import { TimerQueue } from './timer-queue.js';
 import type {
   Hook,
-  ManagerEvent,
   ManagerState,
-  Phase,
-  ProcessSyncer,
   ProcessUpdate,
   SyncOutcome,
   SyncResult,
   TerminateOptions,
 } from './types.js';
-
-/** Options with their defaults filled in (see validate.ts). */
-export interface Settings<C> extends RetrySettings {
-  readonly syncer: ProcessSyncer<C>;
-  readonly isTransient: (err: unknown) => boolean;
-  readonly defaultGracePeriodMs: number;
-  readonly minGracePeriodMs: number;
-  readonly gracePeriodFor: (config: C) => number | undefined;
-  readonly callTimeoutMs: number;
-  readonly terminatingSlackMs: number;
-  readonly abortGraceMs: number;
-  readonly maxProcesses: number;
-  readonly clock: Clock;
-  readonly random: Random;
-  readonly logger: Logger;
-  readonly onEvent: ((event: ManagerEvent) => void) | undefined;
-}
 
 /**
  * The single owner of all process state (seed 000). Every method here is synchronous and runs to
@@ -63,24 +35,27 @@ export class Engine<C> {
   private readonly runnable = new Set<ProcessRecord<C>>();
   private drainScheduled = false;
   private readonly resyncs: TimerQueue<string>;
-  private readonly deadlines: TimerQueue<string>;
-  private nextToken = 0;
+  private readonly calls: Calls<C>;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly drainBound = (): void => this.guard(() => this.drain());
-  /** Records whose call was dispatched this turn; their deadlines are armed on the next timer turn. */
-  private unarmed: ProcessRecord<C>[] = [];
-  private armTimer: TimerHandle | undefined;
-  private readonly armBound = (): void => this.guard(() => this.armDeadlines());
   private readonly s: Settings<C>;
+  private readonly events: Events;
 
   constructor(readonly settings: Settings<C>) {
     const s = settings;
     this.s = s;
     this.clock = s.clock;
     this.log = s.logger;
+    this.events = new Events(s.onEvent, s.clock, s.logger);
     this.resyncs = new TimerQueue(s.clock, (id) => this.guard(() => this.onResync(id)));
-    this.deadlines = new TimerQueue(s.clock, (id) => this.guard(() => this.onDeadline(id)));
+    this.calls = new Calls<C>({
+      clock: s.clock,
+      abortGraceMs: s.abortGraceMs,
+      logger: s.logger,
+      guard: (fn) => this.guard(fn),
+      settle: (rec, call, ok, value) => this.settle(rec, call, ok, value),
+    });
   }
 
   get queueDepth(): number {
@@ -104,11 +79,11 @@ export class Engine<C> {
       rec = newRecord<C>(u.id, this.clock.now());
       this.records.set(u.id, rec);
       this.liveCount++;
-      this.emitPhase(rec, undefined);
+      this.events.phase(rec, undefined);
     }
     if (rec.finishedAt !== undefined) {
       waiter?.resolve();
-      if (u.type !== 'terminate') this.emit({ type: 'ignored', id: u.id, reason: 'finished' });
+      if (u.type !== 'terminate') this.events.emit({ type: 'ignored', id: u.id, reason: 'finished' });
       return;
     }
     if (rec.terminatedAt !== undefined) waiter?.resolve();
@@ -135,16 +110,16 @@ export class Engine<C> {
       rec.gracePeriodMs = requested ?? this.clampGrace((config === undefined ? undefined : this.s.gracePeriodFor(config)) ?? this.s.defaultGracePeriodMs);
       rec.errorCount = 0;
       rec.pending = { type: 'terminate', config: rec.pending?.config };
-      this.emitPhase(rec, rec.syncedAt === undefined ? 'Starting' : 'Syncing');
+      this.events.phase(rec, rec.syncedAt === undefined ? 'Starting' : 'Syncing');
       if (rec.startedAt === undefined) return this.finishUnstarted(rec);
       this.makeRunnable(rec);
-      if (rec.call) this.abortCall(rec, rec.call, 'superseded');
+      if (rec.call) this.calls.abort(rec, rec.call, 'superseded');
       return;
     }
     if (requested !== undefined && rec.gracePeriodMs !== undefined && requested < rec.gracePeriodMs) {
       rec.gracePeriodMs = requested;
       this.makeRunnable(rec);
-      if (rec.call?.hook === 'syncTerminating') this.abortCall(rec, rec.call, 'superseded');
+      if (rec.call?.hook === 'syncTerminating') this.calls.abort(rec, rec.call, 'superseded');
     }
   }
 
@@ -153,7 +128,7 @@ export class Engine<C> {
     this.records.delete(rec.id);
     this.runnable.delete(rec);
     this.resyncs.delete(rec.id);
-    this.emit({ type: 'removed', id: rec.id });
+    this.events.emit({ type: 'removed', id: rec.id });
   }
 
   /**
@@ -167,8 +142,8 @@ export class Engine<C> {
       forced.push(rec.id);
       const call = rec.call;
       rec.call = undefined;
-      this.rejectWaiters(rec, new ForceStoppedError(rec.id));
-      if (call) this.abort(call, 'shutdown', new ShutdownTimeoutError([rec.id]));
+      settleWaiters(rec, new ForceStoppedError(rec.id));
+      if (call) this.calls.abandon(rec, call, new ShutdownTimeoutError([rec.id]));
     }
     this.close('shutDown');
     return forced;
@@ -179,10 +154,7 @@ export class Engine<C> {
     this.state = state;
     this.runnable.clear();
     this.resyncs.clear();
-    this.deadlines.clear();
-    this.armTimer?.cancel();
-    this.armTimer = undefined;
-    this.unarmed = [];
+    this.calls.clear();
   }
 
   /**
@@ -197,11 +169,11 @@ export class Engine<C> {
     for (const rec of this.records.values()) {
       const call = rec.call;
       rec.call = undefined;
-      if (call) this.abort(call, 'shutdown', failure);
-      this.rejectWaiters(rec, failure);
+      if (call) this.calls.abandon(rec, call, failure);
+      settleWaiters(rec, failure);
     }
     this.close('failed');
-    this.emit({ type: 'failed', error: err });
+    this.events.emit({ type: 'failed', error: err });
     this.onIdle?.();
   }
 
@@ -247,32 +219,9 @@ export class Engine<C> {
     const hook = hookFor(phaseOf(rec));
     if (!hook) return;
     this.resyncs.delete(rec.id);
-    const now = this.clock.now();
-    if (hook === 'syncProcess') rec.startedAt ??= now;
+    if (hook === 'syncProcess') rec.startedAt ??= this.clock.now();
     const timeout = hook === 'syncTerminating' ? (rec.gracePeriodMs ?? 0) + this.s.terminatingSlackMs : this.s.callTimeoutMs;
-    const call: ActiveCall = {
-      token: ++this.nextToken,
-      hook,
-      controller: new AbortController(),
-      startedAt: now,
-      deadlineAt: now + timeout,
-      deadlineArmed: false,
-      abortedFor: undefined,
-    };
-    rec.call = call;
-    // Most calls settle within the turn; only those still running get a deadline-queue entry.
-    this.unarmed.push(rec);
-    this.armTimer ??= this.clock.setTimer(this.armBound, 0);
-    let result: Promise<unknown>;
-    try {
-      result = Promise.resolve(this.invoke(rec, hook, call.controller.signal));
-    } catch (err) {
-      result = Promise.reject(err);
-    }
-    result.then(
-      (value) => this.guard(() => this.settle(rec, call, true, value)),
-      (err: unknown) => this.guard(() => this.settle(rec, call, false, err)),
-    );
+    this.calls.start(rec, hook, timeout, (signal) => this.invoke(rec, hook, signal));
   }
 
   private invoke(rec: ProcessRecord<C>, hook: Hook, signal: AbortSignal): Promise<unknown> {
@@ -292,7 +241,7 @@ export class Engine<C> {
   private settle(rec: ProcessRecord<C>, call: ActiveCall, ok: boolean, value: unknown): void {
     if (rec.call !== call) return; // abandoned, force-stopped, or the engine stopped
     rec.call = undefined;
-    if (call.deadlineArmed) this.deadlines.delete(rec.id);
+    this.calls.done(rec, call);
     const now = this.clock.now();
     rec.lastSyncAt = now;
     rec.syncCount++;
@@ -307,9 +256,9 @@ export class Engine<C> {
       rec.lastError = value;
       outcome = this.classifyFailure(rec, call, value);
     }
-    if (this.s.onEvent) {
+    if (this.events.on) {
       const event = { type: 'sync', id: rec.id, hook: call.hook, outcome, durationMs: now - call.startedAt } as const;
-      this.emit(ok ? event : { ...event, error: value });
+      this.events.emit(ok ? event : { ...event, error: value });
     }
     this.completeWork(rec, outcome, requeueAfter);
   }
@@ -320,7 +269,7 @@ export class Engine<C> {
         const result = (value ?? {}) as SyncResult;
         if (rec.syncedAt === undefined) {
           rec.syncedAt = now;
-          if (rec.terminatingAt === undefined) this.emitPhase(rec, 'Starting');
+          if (rec.terminatingAt === undefined) this.events.phase(rec, 'Starting');
         }
         if (result.terminal === true) this.requestTermination(rec, undefined);
         if (rec.terminatingAt !== undefined) return ['transition', undefined];
@@ -329,13 +278,13 @@ export class Engine<C> {
       }
       case 'syncTerminating':
         rec.terminatedAt = now;
-        this.emitPhase(rec, 'Terminating');
-        this.resolveWaiters(rec);
+        this.events.phase(rec, 'Terminating');
+        settleWaiters(rec);
         return ['transition', undefined];
       case 'syncTerminated':
         rec.finishedAt = now;
         rec.pending = undefined;
-        this.emitPhase(rec, 'Terminated');
+        this.events.phase(rec, 'Terminated');
         this.onFinished();
         return ['transition', undefined];
     }
@@ -358,22 +307,9 @@ export class Engine<C> {
     if (rec.finishedAt !== undefined) return;
     // Newer desired state runs at once, as the kubelet's worker does with a waiting update.
     const delay = rec.pending ? 0 : requeueDelayMs(outcome, rec.errorCount, requeueAfter, this.s, this.s.random);
-    if (this.s.onEvent) this.emit({ type: 'requeue', id: rec.id, delayMs: delay, reason: outcome });
+    if (this.events.on) this.events.emit({ type: 'requeue', id: rec.id, delayMs: delay, reason: outcome });
     if (delay === 0) this.makeRunnable(rec);
     else this.resyncs.add(rec.id, delay);
-  }
-
-  private armDeadlines(): void {
-    this.armTimer = undefined;
-    const recs = this.unarmed;
-    this.unarmed = [];
-    const now = this.clock.now();
-    for (const rec of recs) {
-      const call = rec.call;
-      if (!call || call.deadlineArmed) continue; // settled already, or listed twice
-      call.deadlineArmed = true;
-      this.deadlines.add(rec.id, call.deadlineAt - now); // add: an abort's shorter grace may be there already
-    }
   }
 
   private onResync(id: string): void {
@@ -383,43 +319,6 @@ export class Engine<C> {
     this.makeRunnable(rec);
   }
 
-  // First the call's deadline aborts it; if it then ignores the abort for abortGraceMs, it is
-  // abandoned so nothing waits on it forever (its late answer is dropped by settle).
-  private onDeadline(id: string): void {
-    const rec = this.records.get(id);
-    const call = rec?.call;
-    if (!rec || !call) return;
-    if (call.abortedFor === undefined) {
-      const err = new SyncTimeoutError(`${call.hook} for "${id}" exceeded its deadline`, { id, hook: call.hook });
-      this.abortCall(rec, call, 'timeout', err);
-      return;
-    }
-    this.log.warn({ process: id, hook: call.hook, abortedFor: call.abortedFor }, 'syncer ignored its abort signal; abandoning the call');
-    const err = new SyncTimeoutError(`${call.hook} for "${id}" ignored its abort signal for ${this.s.abortGraceMs} ms`, { id });
-    this.settle(rec, call, false, call.abortedFor === 'superseded' ? call.controller.signal.reason : err);
-  }
-
-  private abortCall(rec: ProcessRecord<C>, call: ActiveCall, cause: AbortCause, reason?: unknown): void {
-    if (call.abortedFor !== undefined) {
-      // Already aborted (say, by a timeout): a supersede still means "rerun now, no backoff".
-      if (cause === 'superseded') call.abortedFor = cause;
-      return;
-    }
-    call.deadlineArmed = true;
-    this.deadlines.add(rec.id, this.s.abortGraceMs);
-    this.abort(call, cause, reason ?? abortError(`${call.hook} for "${rec.id}" was superseded by a newer update`));
-  }
-
-  private abort(call: ActiveCall, cause: AbortCause, reason: unknown): void {
-    call.abortedFor ??= cause;
-    try {
-      call.controller.abort(reason);
-    } catch (err) {
-      // An abort listener is syncer code; its throw must not break the engine's bookkeeping.
-      this.log.warn({ err: describe(err) }, 'an abort listener threw');
-    }
-  }
-
   // ---- endings ----------------------------------------------------------------------------
 
   private finishUnstarted(rec: ProcessRecord<C>): void {
@@ -427,10 +326,10 @@ export class Engine<C> {
     if (rec.pending?.config !== undefined) rec.config = rec.pending.config;
     rec.pending = undefined;
     rec.terminatedAt = now;
-    this.emitPhase(rec, 'Terminating');
-    this.resolveWaiters(rec);
+    this.events.phase(rec, 'Terminating');
+    settleWaiters(rec);
     rec.finishedAt = now;
-    this.emitPhase(rec, 'Terminated');
+    this.events.phase(rec, 'Terminated');
     this.runnable.delete(rec);
     this.resyncs.delete(rec.id);
     this.onFinished();
@@ -441,35 +340,7 @@ export class Engine<C> {
     if (this.liveCount === 0) this.onIdle?.();
   }
 
-  private resolveWaiters(rec: ProcessRecord<C>): void {
-    const waiters = rec.waiters;
-    rec.waiters = undefined;
-    if (waiters) for (const w of waiters) w.resolve();
-  }
-
-  private rejectWaiters(rec: ProcessRecord<C>, err: unknown): void {
-    const waiters = rec.waiters;
-    rec.waiters = undefined;
-    if (waiters) for (const w of waiters) w.reject(err);
-  }
-
   private clampGrace(ms: number): number {
     return Math.max(ms, this.s.minGracePeriodMs);
-  }
-
-  // ---- observability ----------------------------------------------------------------------
-
-  private emitPhase(rec: ProcessRecord<C>, from: Phase | undefined): void {
-    if (this.s.onEvent) this.emit({ type: 'phase', id: rec.id, from, to: phaseOf(rec), at: this.clock.now() });
-  }
-
-  private emit(event: ManagerEvent): void {
-    const listener = this.s.onEvent;
-    if (!listener) return;
-    try {
-      listener(event);
-    } catch (err) {
-      this.log.warn({ err: describe(err), event: event.type }, 'onEvent listener threw; ignored');
-    }
   }
 }

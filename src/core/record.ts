@@ -114,3 +114,14 @@ export function snapshot<C>(r: ProcessRecord<C>, nextSyncAt: number | undefined)
     lastError: r.lastError,
   };
 }
+
+/** Settles every terminate promise of `rec`: resolves them, or rejects them with `err`. */
+export function settleWaiters(rec: { waiters: Waiter[] | undefined }, err?: unknown): void {
+  const waiters = rec.waiters;
+  rec.waiters = undefined;
+  if (!waiters) return;
+  for (const w of waiters) {
+    if (err === undefined) w.resolve();
+    else w.reject(err);
+  }
+}

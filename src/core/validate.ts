@@ -1,7 +1,7 @@
 import { InvalidArgumentError, isAbortLike, realClock, silentLogger } from '../util/index.js';
 import type { ProcessManagerOptions, ProcessUpdate, TerminateOptions } from './types.js';
 import { UPDATE_TYPES } from './types.js';
-import type { Settings } from './engine.js';
+import type { Settings } from './settings.js';
 
 // Printable, no whitespace, at most 253 characters (a DNS subdomain's length, so ids can
 // become Kubernetes names and label values downstream).
