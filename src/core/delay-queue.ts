@@ -20,13 +20,16 @@ export class DelayQueue<K> {
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private seq = 0;
-  private readonly live = new Map<K, number>();
+  // key → slot. Popping leaves the entry behind (a map delete per pop is the single largest
+  // cost at 100 000 keys); an entry counts only while its slot still holds that key.
+  private slots = new Map<K, number>();
+  private count = 0;
   // Ties in ready time pop in insertion order.
   private readonly heap = new Heap<number>((a, b) => this.readyAts[a]! - this.readyAts[b]! || this.seqs[a]! - this.seqs[b]!);
 
   /** Keys waiting. */
   get size(): number {
-    return this.live.size;
+    return this.count;
   }
 
   /**
@@ -34,7 +37,7 @@ export class DelayQueue<K> {
    * Returns true when the key's ready time changed.
    */
   add(key: K, readyAt: number): boolean {
-    const current = this.live.get(key);
+    const current = this.slotOf(key);
     if (current !== undefined && this.readyAts[current]! <= readyAt) return false;
     this.insert(key, readyAt, current);
     return true;
@@ -42,28 +45,29 @@ export class DelayQueue<K> {
 
   /** Sets `key`'s ready time, earlier or later. */
   set(key: K, readyAt: number): void {
-    const current = this.live.get(key);
+    const current = this.slotOf(key);
     if (current !== undefined && this.readyAts[current] === readyAt) return;
     this.insert(key, readyAt, current);
   }
 
   /** Stops `key` waiting; true if it was. */
   delete(key: K): boolean {
-    const slot = this.live.get(key);
+    const slot = this.slotOf(key);
     if (slot === undefined) return false;
     this.keys[slot] = undefined;
-    this.live.delete(key);
+    this.slots.delete(key);
+    this.count--;
     this.compactIfSparse();
     return true;
   }
 
   has(key: K): boolean {
-    return this.live.has(key);
+    return this.slotOf(key) !== undefined;
   }
 
   /** When `key` becomes ready, if it is waiting. */
   readyAt(key: K): number | undefined {
-    const slot = this.live.get(key);
+    const slot = this.slotOf(key);
     return slot === undefined ? undefined : this.readyAts[slot];
   }
 
@@ -80,13 +84,15 @@ export class DelayQueue<K> {
     this.heap.pop();
     const key = this.keys[slot] as K;
     this.release(slot);
-    this.live.delete(key);
+    this.count--;
+    if (this.slots.size > 4 * this.count + 1024) this.pruneSlots();
     return key;
   }
 
   clear(): void {
     this.heap.clear();
-    this.live.clear();
+    this.slots.clear();
+    this.count = 0;
     this.keys.length = 0;
     this.freeSlots.length = 0;
     this.nextSlot = 0;
@@ -94,11 +100,12 @@ export class DelayQueue<K> {
 
   private insert(key: K, readyAt: number, previous: number | undefined): void {
     if (previous !== undefined) this.keys[previous] = undefined; // dead; freed when it surfaces
+    else this.count++;
     const slot = this.allocate();
     this.readyAts[slot] = readyAt;
     this.seqs[slot] = this.seq++;
     this.keys[slot] = key;
-    this.live.set(key, slot);
+    this.slots.set(key, slot);
     this.heap.add(slot);
     if (previous !== undefined) this.compactIfSparse();
   }
@@ -129,10 +136,31 @@ export class DelayQueue<K> {
   }
 
   private compactIfSparse(): void {
-    const dead = this.heap.length - this.live.size;
-    if (dead <= 1024 || dead <= this.live.size) return;
-    for (const slot of this.heap.toArray()) if (this.keys[slot] === undefined) this.freeSlots.push(slot);
-    this.heap.init([...this.live.values()]);
+    const dead = this.heap.length - this.count;
+    if (dead <= 1024 || dead <= this.count) return;
+    const live: number[] = [];
+    for (const slot of this.heap.toArray()) {
+      if (this.keys[slot] === undefined) this.freeSlots.push(slot);
+      else live.push(slot);
+    }
+    this.heap.init(live);
+  }
+
+  // The slot `key` waits in, if any: a map entry left behind by a pop points at a slot that is
+  // free or holds another key by now.
+  private slotOf(key: K): number | undefined {
+    const slot = this.slots.get(key);
+    return slot !== undefined && this.keys[slot] === key ? slot : undefined;
+  }
+
+  // Rebuilt from the live slots (O(live)), which is cheaper than deleting the stale entries.
+  private pruneSlots(): void {
+    const slots = new Map<K, number>();
+    for (const slot of this.heap.toArray()) {
+      const key = this.keys[slot];
+      if (key !== undefined) slots.set(key, slot);
+    }
+    this.slots = slots;
   }
 }
 
