@@ -39,12 +39,10 @@ export class Engine<C> {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly drainBound = (): void => this.guard(() => this.drain());
-  private readonly s: Settings<C>;
   private readonly events: Events;
 
   constructor(readonly settings: Settings<C>) {
     const s = settings;
-    this.s = s;
     this.clock = s.clock;
     this.log = s.logger;
     this.events = new Events(s.onEvent, s.clock, s.logger);
@@ -60,12 +58,6 @@ export class Engine<C> {
 
   get queueDepth(): number {
     return this.resyncs.size;
-  }
-
-  get inFlight(): number {
-    let n = 0;
-    for (const r of this.records.values()) if (r.call) n++;
-    return n;
   }
 
   nextSyncAt(id: string): number | undefined {
@@ -107,7 +99,7 @@ export class Engine<C> {
     if (rec.terminatingAt === undefined) {
       const config = rec.pending?.config ?? rec.config;
       rec.terminatingAt = this.clock.now();
-      rec.gracePeriodMs = requested ?? this.clampGrace((config === undefined ? undefined : this.s.gracePeriodFor(config)) ?? this.s.defaultGracePeriodMs);
+      rec.gracePeriodMs = requested ?? this.clampGrace((config === undefined ? undefined : this.settings.gracePeriodFor(config)) ?? this.settings.defaultGracePeriodMs);
       rec.errorCount = 0;
       rec.pending = { type: 'terminate', config: rec.pending?.config };
       this.events.phase(rec, rec.syncedAt === undefined ? 'Starting' : 'Syncing');
@@ -220,19 +212,19 @@ export class Engine<C> {
     if (!hook) return;
     this.resyncs.delete(rec.id);
     if (hook === 'syncProcess') rec.startedAt ??= this.clock.now();
-    const timeout = hook === 'syncTerminating' ? (rec.gracePeriodMs ?? 0) + this.s.terminatingSlackMs : this.s.callTimeoutMs;
+    const timeout = hook === 'syncTerminating' ? (rec.gracePeriodMs ?? 0) + this.settings.terminatingSlackMs : this.settings.callTimeoutMs;
     this.calls.start(rec, hook, timeout, (signal) => this.invoke(rec, hook, signal));
   }
 
   private invoke(rec: ProcessRecord<C>, hook: Hook, signal: AbortSignal): Promise<unknown> {
     // Every hook-running record was created with a config; only B9 records lack one, and they never get here.
     const base = { id: rec.id, signal, updateType: rec.updateType, config: rec.config as C, attempt: rec.errorCount };
-    const syncer = this.s.syncer;
+    const syncer = this.settings.syncer;
     switch (hook) {
       case 'syncProcess':
         return syncer.syncProcess(base);
       case 'syncTerminating':
-        return syncer.syncTerminating({ ...base, gracePeriodMs: rec.gracePeriodMs ?? this.s.minGracePeriodMs, evict: rec.evict });
+        return syncer.syncTerminating({ ...base, gracePeriodMs: rec.gracePeriodMs ?? this.settings.minGracePeriodMs, evict: rec.evict });
       case 'syncTerminated':
         return syncer.syncTerminated(base);
     }
@@ -296,7 +288,7 @@ export class Engine<C> {
       return 'transition';
     }
     if (call.abortedFor === 'superseded') return 'superseded';
-    if (this.s.isTransient(err)) return 'transient';
+    if (this.settings.isTransient(err)) return 'transient';
     rec.errorCount++;
     this.log.debug({ process: rec.id, hook: call.hook, attempt: rec.errorCount, err }, 'sync failed');
     return 'error';
@@ -306,7 +298,7 @@ export class Engine<C> {
   private completeWork(rec: ProcessRecord<C>, outcome: SyncOutcome, requeueAfter: number | undefined): void {
     if (rec.finishedAt !== undefined) return;
     // Newer desired state runs at once, as the kubelet's worker does with a waiting update.
-    const delay = rec.pending ? 0 : requeueDelayMs(outcome, rec.errorCount, requeueAfter, this.s, this.s.random);
+    const delay = rec.pending ? 0 : requeueDelayMs(outcome, rec.errorCount, requeueAfter, this.settings, this.settings.random);
     if (this.events.on) this.events.emit({ type: 'requeue', id: rec.id, delayMs: delay, reason: outcome });
     if (delay === 0) this.makeRunnable(rec);
     else this.resyncs.add(rec.id, delay);
@@ -341,6 +333,6 @@ export class Engine<C> {
   }
 
   private clampGrace(ms: number): number {
-    return Math.max(ms, this.s.minGracePeriodMs);
+    return Math.max(ms, this.settings.minGracePeriodMs);
   }
 }
