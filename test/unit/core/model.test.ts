@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock, isProcmgrError, sleep } from '../../../src/util/index.js';
 import { PHASES, ProcessManager, type ManagerEvent, type Phase } from '../../../src/core/index.js';
 import { RecordingSyncer, hangUntilAborted } from '../../helpers/recording-syncer.js';
+import { seededRandom } from '../../helpers/seeded-random.js';
 
 type Behaviour = 'ok' | 'fail' | 'throw' | 'terminal' | 'hang' | 'slow' | 'transient';
 interface Config {
@@ -62,12 +63,11 @@ async function scenario(ops: readonly Op[], behaviours: readonly Behaviour[], se
     }
   };
   syncer.on('syncProcess', act).on('syncTerminating', act).on('syncTerminated', act);
-  let s = seed >>> 0 || 1;
   const events: ManagerEvent[] = [];
   const manager = new ProcessManager<Config>({
     syncer,
     clock,
-    random: () => ((s = (s * 48271) % 2147483647) - 1) / 2147483646,
+    random: seededRandom(seed),
     resyncIntervalMs: 1_000,
     backoff: { baseMs: 100, maxMs: 2_000 },
     callTimeoutMs: 3_000,

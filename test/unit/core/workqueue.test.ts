@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { create, harness } from '../../helpers/harness.js';
 import { hangUntilAborted } from '../../helpers/recording-syncer.js';
+import { seededRandom } from '../../helpers/seeded-random.js';
 
 // The Go suite's WorkQueue* scenarios and Health* scenarios, on the fake clock.
 describe('ProcessManager work queue', () => {
@@ -37,9 +38,7 @@ describe('ProcessManager work queue', () => {
   });
 
   it('WorkQueuePeriodicResync with jitter stays near the interval', async () => {
-    let seed = 7;
-    const random = (): number => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
-    const { clock, manager, syncer } = harness({ resyncIntervalMs: 100, random });
+    const { clock, manager, syncer } = harness({ resyncIntervalMs: 100, random: seededRandom(7, 16807) });
     create(manager, 'a');
     await clock.settle();
     await clock.tick(3_000);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exponentialBackoffMs, jitter, jitteredBackoffMs } from '../../../src/util/index.js';
+import { seededRandom } from '../../helpers/seeded-random.js';
 
 // The Go suite's ExponentialBackoff and Jitter range tables.
 describe('ExponentialBackoff', () => {
@@ -44,8 +45,7 @@ describe('Jitter', () => {
   });
 
   it('stays within ±factor/2 over many draws', () => {
-    let seed = 42;
-    const random = (): number => ((seed = (seed * 48271) % 2147483647) - 1) / 2147483646;
+    const random = seededRandom(42);
     for (let i = 0; i < 10_000; i++) {
       const d = jitter(1_000, 0.5, random);
       expect(d).toBeGreaterThanOrEqual(750);
