@@ -1,0 +1,4 @@
+export * from './units.js';
+export * from './process-spec.js';
+export * from './errors.js';
+export * from './parse.js';

@@ -1,0 +1,9 @@
+import { ConfigError, problemsOf } from './errors.js';
+import { processSpecSchema, type ProcessSpec } from './process-spec.js';
+
+/** Parses one process spec; throws `ConfigError` naming every bad field. `where` prefixes the paths. */
+export function parseProcessSpec(input: unknown, where = ''): ProcessSpec {
+  const result = processSpecSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(where === '' ? 'process spec' : `process spec ${where}`, problemsOf(result.error, where));
+  return result.data;
+}
