@@ -1,0 +1,13 @@
+export * from './errors.js';
+export * from './events.js';
+export * from './state-machine.js';
+export * from './restart-policy.js';
+export { configHash, StateStore, type ProcessRecordFile } from './state-store.js';
+export type { ExitInfo } from './handle.js';
+export type { LastExit } from './runtime.js';
+export type { RuntimeStatus } from './status.js';
+export type { LogLine, StreamName } from './logs/index.js';
+export type { ProbeSetStatus, ProbeStatus, ProbeName } from './probes/index.js';
+export type { ResourceUsage, ResourceBreach } from './resources.js';
+export { Supervisor, type SupervisorOptions } from './supervisor.js';
+export { createSupervisedManager, type SupervisedManagerOptions } from './manager.js';

@@ -1,0 +1,66 @@
+import http from 'node:http';
+import https from 'node:https';
+import { describe } from '../../util/index.js';
+import type { ProbeCheck, ProbeResult } from './types.js';
+
+/** The `http` part of a parsed probe spec. */
+export interface HttpProbeOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  readonly scheme: 'http' | 'https';
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+// Like the kubelet, read a little of the body and drop the rest: a health endpoint that streams
+// must not keep the check open.
+const MAX_BODY_BYTES = 10 * 1024;
+
+/**
+ * An HTTP GET check, built by `createCheck`. 200 ≤ status < 400 passes (the kubelet's rule);
+ * redirects are not followed. No agent, so the socket closes with the response. HTTPS does not
+ * verify the certificate, as the kubelet does not: the probe asks "is it up", not "is it genuine".
+ */
+export function httpCheck(opts: HttpProbeOptions): ProbeCheck {
+  const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const url = `${opts.scheme}://${hostInUrl}:${opts.port}${opts.path}`;
+  return (signal) =>
+    new Promise<ProbeResult>((resolve, reject) => {
+      signal.throwIfAborted();
+      const request = opts.scheme === 'https' ? https.request : http.request;
+      const req = request({
+        method: 'GET',
+        host: opts.host,
+        port: opts.port,
+        path: opts.path,
+        headers: { 'user-agent': 'procmgr-probe', ...opts.headers },
+        agent: false,
+        rejectUnauthorized: false,
+      });
+      let done = false;
+      // Destroying the request can itself emit 'error' (socket hang up); only the first outcome counts.
+      const finish = (settle: () => void): void => {
+        if (done) return;
+        done = true;
+        signal.removeEventListener('abort', onAbort);
+        req.destroy();
+        settle();
+      };
+      const onAbort = (): void => finish(() => reject(signal.reason as unknown));
+      signal.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err) => finish(() => resolve({ ok: false, message: `${describe(err)} (${url})` })));
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        const result = { ok: status >= 200 && status < 400, message: `HTTP ${status} from ${url}` };
+        let read = 0;
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (read > MAX_BODY_BYTES) finish(() => resolve(result));
+        });
+        res.on('end', () => finish(() => resolve(result)));
+        // A reset mid-body still answered with a status; the status is what counts.
+        res.on('error', () => finish(() => resolve(result)));
+      });
+      req.end();
+    });
+}

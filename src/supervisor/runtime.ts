@@ -1,0 +1,322 @@
+import type { ProcessSpec } from '../config/index.js';
+import type { Clock, Logger } from '../util/index.js';
+import type { SyncResult } from '../core/index.js';
+import type { SupervisorEvent } from './events.js';
+import { adoptProcess, ownChild, type ExitInfo, type ProcessHandle } from './handle.js';
+import { LogCapture, type LogLine } from './logs/index.js';
+import type { ProbeEvent } from './probes/index.js';
+import type { ResourceBreach } from './resources.js';
+import { CircuitBreaker, isFailure, restartDelayMs, shouldRestart, type RunEnd } from './restart-policy.js';
+import { killLeftovers, stopProcess } from './signals.js';
+import { prepareSpawn, spawnPlan } from './spawn.js';
+import { StateMachine, type RuntimeState } from './state-machine.js';
+import type { StateStore } from './state-store.js';
+import { RunWatchers } from './watchers.js';
+
+/** What a runtime needs from its supervisor. */
+export interface RuntimeDeps {
+  readonly id: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly store: StateStore | undefined;
+  /** Asks the engine to sync this id now (an exit, a failed probe, a breach). */
+  readonly requeue: (id: string) => void;
+  readonly emit: (e: SupervisorEvent) => void;
+  readonly adoptPollMs: number;
+  readonly historyLimit: number;
+}
+
+/** The last exit, with procmgr's reason when procmgr ended the run. */
+export interface LastExit extends ExitInfo {
+  readonly pid: number;
+  readonly reason: string | undefined;
+}
+
+/**
+ * One supervised process across its runs: state machine, current OS process, restart counters,
+ * breaker, watchers and log capture. The engine calls it one hook at a time; OS events (exit,
+ * probe, breach) only record what happened and requeue, so every decision that acts is made
+ * inside a sync call.
+ */
+export class ProcessRuntime {
+  readonly sm: StateMachine;
+  spec: ProcessSpec | undefined;
+  hash: string | undefined;
+  handle: ProcessHandle | undefined;
+  watchers: RunWatchers | undefined;
+  logs: LogCapture | undefined;
+  breaker: CircuitBreaker | undefined;
+  /** Quick exits in a row: the restart delay grows with it; a healthy run resets it. */
+  failures = 0;
+  restarts = 0;
+  nextStartAt: number | undefined;
+  lastExit: LastExit | undefined;
+  lastError: Error | undefined;
+  /** The run ended and the policy does not restart it: the engine is told `terminal`. */
+  done = false;
+  /** Kept stopped by an explicit stop until an explicit start. */
+  disabled = false;
+  restartRequested = false;
+  /** procmgr wants the current run ended (probe failure or limit breach); `kill` skips the grace. */
+  endRequest: { reason: string; kill: boolean } | undefined;
+  /** The current run lasted `resetAfter`; counted once per run. */
+  healthyRun = false;
+  /** The exit of the current run is handled by whoever is stopping it. */
+  stopping = false;
+  recovered = false;
+  /** The engine finished this id; only its last status is kept. */
+  finished = false;
+  #settled: ProcessHandle | undefined;
+
+  constructor(readonly deps: RuntimeDeps) {
+    this.sm = new StateMachine(deps.clock.now(), deps.historyLimit);
+  }
+
+  get id(): string {
+    return this.deps.id;
+  }
+
+  get running(): boolean {
+    return this.handle !== undefined && this.handle.exit === undefined;
+  }
+
+  setState(to: RuntimeState, reason: string): void {
+    const from = this.sm.state;
+    if (from === to) return;
+    this.sm.to(to, this.deps.clock.now(), reason);
+    this.deps.emit({ type: 'state', id: this.id, from, to, reason, at: this.deps.clock.now() });
+  }
+
+  /** Applies a (new) spec's logging and breaker; counters survive. */
+  adopt(spec: ProcessSpec, hash: string): void {
+    const old = this.spec;
+    this.spec = spec;
+    this.hash = hash;
+    if (!old || JSON.stringify(old.restart.breaker) !== JSON.stringify(spec.restart.breaker)) this.breaker = new CircuitBreaker(spec.restart.breaker);
+    if (!this.logs || !old || JSON.stringify(old.logging) !== JSON.stringify(spec.logging) || old.cwd !== spec.cwd) {
+      const previous = this.logs;
+      this.logs = new LogCapture({ id: this.id, logger: this.deps.logger, clock: this.deps.clock, spec: spec.logging, ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }) });
+      if (previous) void previous.close().catch((err: unknown) => this.deps.logger.warn({ process: this.id, err }, 'closing the old log file failed'));
+    }
+  }
+
+  /** Spawns a new run of a managed spec. A bad spec or spawn failure leaves the runtime in Failed and throws. */
+  async start(spec: ProcessSpec, reason: string): Promise<void> {
+    this.setState('Starting', reason);
+    let handle: ProcessHandle;
+    try {
+      const child = await spawnPlan(await prepareSpawn(spec));
+      handle = ownChild(child, this.deps.clock);
+      if (child.stdout) this.capture(this.logs?.attach(child.stdout, 'stdout'));
+      if (child.stderr) this.capture(this.logs?.attach(child.stderr, 'stderr'));
+    } catch (err) {
+      this.lastError = err as Error;
+      this.setState('Failed', (err as Error).message);
+      this.deps.emit({ type: 'spawnFailed', id: this.id, error: err as Error });
+      throw err;
+    }
+    this.lastError = undefined;
+    this.begin(handle, spec);
+    if (handle.exit === undefined) await this.persist();
+    this.deps.emit({ type: 'started', id: this.id, pid: handle.pid, restarts: this.restarts });
+    this.deps.logger.info({ process: this.id, pid: handle.pid, restarts: this.restarts }, 'started');
+  }
+
+  /** Watches a run (spawned or adopted): exit handling, probes, limits. */
+  begin(handle: ProcessHandle, spec: ProcessSpec): void {
+    this.handle = handle;
+    this.stopping = false;
+    this.healthyRun = false;
+    this.endRequest = undefined;
+    this.done = false;
+    this.nextStartAt = undefined;
+    this.watchers = new RunWatchers({
+      id: this.id,
+      spec,
+      handle,
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      sink: { probe: (e) => this.onProbe(e), breach: (b) => this.onBreach(b) },
+    });
+    if (this.watchers.started) this.setState('Running', handle.adopted ? 'reattached' : 'started');
+    void handle.exited.then(() => this.onExit(handle));
+  }
+
+  private capture(done: Promise<void> | undefined): void {
+    done?.catch((err: unknown) => this.deps.logger.warn({ process: this.id, err }, 'log capture failed'));
+  }
+
+  /** Stops the watchers of the current run (awaited so no check outlives it). */
+  async endWatchers(): Promise<void> {
+    const w = this.watchers;
+    this.watchers = undefined;
+    await w?.stop();
+  }
+
+  private onExit(handle: ProcessHandle): void {
+    if (handle !== this.handle || this.stopping) return; // a stopper handles its own exit
+    this.noteExit();
+    this.deps.requeue(this.id);
+  }
+
+  /**
+   * Handles the exit of the current run once, whoever sees it first (the exit event, or a sync
+   * that got there before the event's promise callback): cleanup, then the restart policy.
+   */
+  noteExit(): void {
+    const h = this.handle;
+    if (!h?.exit || this.#settled === h) return;
+    if (this.stopping) {
+      // A stop whose wait was aborted: the process went as asked.
+      this.stopping = false;
+      this.recordExit('stopped');
+      this.setState('Stopped', 'stopped');
+      return;
+    }
+    const reason = this.endRequest?.reason;
+    this.recordExit(reason);
+    this.applyPolicy(reason);
+  }
+
+  /** Records how the run ended (once per run): last exit, event, log, healthy-run credit. */
+  recordExit(reason: string | undefined): void {
+    const h = this.handle;
+    if (!h?.exit || !this.spec || this.#settled === h) return;
+    this.#settled = h;
+    h.dispose();
+    killLeftovers(h);
+    void this.endWatchers();
+    const ranForMs = h.exit.at - h.startedAt;
+    this.lastExit = { ...h.exit, pid: h.pid, reason };
+    this.endRequest = undefined;
+    this.deps.emit({ type: 'exited', id: this.id, pid: h.pid, code: h.exit.code, signal: h.exit.signal, reason, ranForMs });
+    this.deps.logger.info({ process: this.id, pid: h.pid, code: h.exit.code, signal: h.exit.signal, reason, ranForMs }, 'exited');
+    if (ranForMs >= this.spec.restart.resetAfter) this.markHealthy(h.exit.at);
+  }
+
+  /**
+   * Decides what follows an exit that procmgr did not ask for (or a probe/limit restart):
+   * Backoff/Stopped with a restart time, or Stopped/Failed for good (`done`). The one place that
+   * applies the restart policy.
+   */
+  applyPolicy(reason: string | undefined): void {
+    const h = this.handle;
+    const spec = this.spec;
+    if (!h?.exit || !spec) return;
+    const now = this.deps.clock.now();
+    const end: RunEnd = { code: h.exit.code, signal: h.exit.signal, reason };
+    const failed = isFailure(end);
+    const how = reason ?? (h.exit.signal ? `killed by ${h.exit.signal}` : h.exit.code === null ? 'exited' : `exit code ${h.exit.code}`);
+    if (spec.kind === 'unmanaged' || !shouldRestart(spec.restart.policy, end)) {
+      this.done = spec.kind === 'managed';
+      this.setState(failed && spec.kind === 'managed' ? 'Failed' : 'Stopped', how);
+      return;
+    }
+    // A quick exit is a crash even with code 0: a service that keeps exiting is in a loop either way.
+    if (failed || h.exit.at - h.startedAt < spec.restart.resetAfter) {
+      this.failures++;
+      if (this.breaker?.failure(now)) this.emitBreaker(now);
+    }
+    const delayMs = restartDelayMs(spec.restart, this.failures);
+    this.nextStartAt = Math.max(now + delayMs, this.breaker?.allowedAt(now) ?? now);
+    const waitMs = this.nextStartAt - now;
+    if (waitMs > 0) {
+      this.setState('Backoff', `${how}; restarting in ${waitMs}ms`);
+      this.deps.emit({ type: 'backoff', id: this.id, delayMs: waitMs, failures: this.failures });
+    } else this.setState('Stopped', `${how}; restarting now`);
+  }
+
+  /** The run has been healthy for `resetAfter`: the delay starts over and a half-open breaker closes. */
+  markHealthy(now: number): void {
+    if (this.healthyRun) return;
+    this.healthyRun = true;
+    this.failures = 0;
+    if (this.breaker?.success(now)) this.emitBreaker(now);
+  }
+
+  emitBreaker(now: number): void {
+    const s = this.breaker?.status(now);
+    if (!s) return;
+    this.deps.emit({ type: 'breaker', id: this.id, state: s.state, openUntil: s.openUntil });
+    this.deps.logger.warn({ process: this.id, breaker: s.state, openUntil: s.openUntil }, `circuit breaker ${s.state}`);
+  }
+
+  private onProbe(e: ProbeEvent): void {
+    this.deps.emit({ type: 'probe', id: this.id, probe: e.probe, result: e.result, message: e.message });
+    if (e.probe === 'startup' && e.result === 'passed' && this.sm.state === 'Starting') this.setState('Running', 'startup probe passed');
+    const fatal = e.result === 'failed' && (e.probe === 'liveness' || e.probe === 'startup');
+    if (fatal && this.spec?.kind === 'managed' && this.running) {
+      this.endRequest ??= { reason: `${e.probe} probe failed: ${e.message}`, kill: false };
+      this.deps.requeue(this.id);
+    }
+  }
+
+  private onBreach(b: ResourceBreach): void {
+    this.deps.emit({ type: 'resource', id: this.id, resource: b.resource, value: b.value, limit: b.limit, action: b.action });
+    if (b.action === 'log' || this.spec?.kind !== 'managed' || !this.running) return;
+    this.endRequest ??= { reason: `${b.resource} limit exceeded: ${b.value} > ${b.limit}`, kill: b.action === 'kill' };
+    this.deps.requeue(this.id);
+  }
+
+  /**
+   * Ends the current run on purpose: stop signal → grace → SIGKILL, all through `stopProcess`.
+   * Resolves once nothing of the run is left; the caller decides what the state becomes.
+   */
+  async stopRun(reason: string, opts: { graceMs: number; kill?: boolean; signal?: AbortSignal }): Promise<void> {
+    const h = this.handle;
+    if (!h || !this.spec) return;
+    this.stopping = true;
+    if (h.exit === undefined) this.setState('Stopping', reason);
+    await this.endWatchers();
+    // On abort `stopping` stays set: the exit that follows belongs to this stop, not to the policy.
+    const killed = await stopProcess(h, {
+      signal: this.spec.stopSignal,
+      graceMs: opts.graceMs,
+      clock: this.deps.clock,
+      kill: opts.kill ?? false,
+      ...(opts.signal ? { abort: opts.signal } : {}),
+    });
+    this.stopping = false;
+    this.recordExit(reason);
+    if (killed) this.deps.logger.warn({ process: this.id, pid: h.pid, graceMs: opts.graceMs }, 'did not stop within its grace period: killed');
+  }
+
+  /** Adopts a process a previous supervisor started (pid and start time verified by the caller). */
+  reattach(spec: ProcessSpec, rec: { pid: number; startTimeTicks: number; startedAt: number | undefined; group: boolean }): void {
+    const handle = adoptProcess(
+      { pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: rec.group, startedAt: rec.startedAt ?? this.deps.clock.now(), pollMs: this.deps.adoptPollMs },
+      this.deps.clock,
+    );
+    this.begin(handle, spec);
+  }
+
+  async persist(extra: { disabled?: boolean } = {}): Promise<void> {
+    const h = this.handle;
+    if (!this.deps.store || !this.hash) return;
+    await this.deps.store.write({
+      id: this.id,
+      pid: h?.exit === undefined ? h?.pid : undefined,
+      startTimeTicks: h?.exit === undefined ? h?.startTimeTicks : undefined,
+      configHash: this.hash,
+      startedAt: h?.startedAt,
+      restarts: this.restarts,
+      disabled: this.disabled || extra.disabled,
+    });
+  }
+
+  lines(opts: { tail?: number; since?: number } = {}): LogLine[] {
+    return this.logs?.lines(opts) ?? [];
+  }
+
+  /** The engine's resync result while a run is up: come back when it becomes healthy. */
+  runningResult(): SyncResult {
+    const h = this.handle;
+    if (!h || !this.spec || this.healthyRun) return {};
+    const ranFor = this.deps.clock.now() - h.startedAt;
+    if (ranFor >= this.spec.restart.resetAfter) {
+      this.markHealthy(this.deps.clock.now());
+      return {};
+    }
+    return { requeueAfterMs: this.spec.restart.resetAfter - ranFor };
+  }
+}

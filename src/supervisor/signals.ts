@@ -1,0 +1,156 @@
+import type { Clock } from '../util/index.js';
+import { sleep } from '../util/index.js';
+import { StopError } from './errors.js';
+import type { ProcessHandle } from './handle.js';
+import { descendantsOf, groupMembers, isLiveStat, listStats, readStat, type ProcStat } from './proc.js';
+
+/**
+ * Signals and stops. The one rule: never signal a pid that is not ours any more. A group id
+ * cannot be reused while any member lives (the kernel keeps the pid reserved), so signalling the
+ * group is safe unless a *new* process now has the leader's pid: that is checked by start time.
+ */
+
+function send(target: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(target, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: nobody left; EPERM: not ours to signal
+  }
+}
+
+/** Signals the handle's group (or, for an unmanaged process, its pid). False when nothing of ours is left. */
+export function signalProcess(h: ProcessHandle, signal: NodeJS.Signals): boolean {
+  const leader = readStat(h.pid);
+  const reused = leader !== undefined && h.startTimeTicks !== undefined && leader.startTimeTicks !== h.startTimeTicks;
+  if (reused) return false;
+  if (h.pgid !== undefined) return send(-h.pgid, signal);
+  return isLiveStat(leader, h.startTimeTicks) && send(h.pid, signal);
+}
+
+let batch: Promise<ProcStat[]> | undefined;
+
+/**
+ * One /proc scan shared by every caller of the same turn of the event loop, so stopping 200
+ * processes at once costs one scan, not 200.
+ */
+export function sharedScan(): Promise<ProcStat[]> {
+  batch ??= new Promise((resolve) =>
+    setImmediate(() => {
+      batch = undefined;
+      resolve(listStats());
+    }),
+  );
+  return batch;
+}
+
+/** Live processes that belong to the handle: group members, plus descendants that left the group (setsid). */
+export function membersOf(h: ProcessHandle, stats: readonly ProcStat[]): ProcStat[] {
+  if (h.pgid === undefined) {
+    const own = stats.find((s) => s.pid === h.pid);
+    return own && isLiveStat(own, h.startTimeTicks) ? [own] : [];
+  }
+  const members = groupMembers(h.pgid, stats).filter((s) => isLiveStat(s));
+  const seen = new Set(members.map((s) => s.pid));
+  for (const d of descendantsOf(h.pid, stats)) if (!seen.has(d.pid) && isLiveStat(d)) members.push(d);
+  return members;
+}
+
+/** True when no live member of the group is left (fast path: kill(-pgid, 0) fails). */
+function groupGone(h: ProcessHandle): boolean {
+  if (h.exit === undefined) return false;
+  if (h.pgid === undefined) return true;
+  if (!send(-h.pgid, 0)) return true;
+  return membersOf(h, listStats()).length === 0; // zombies still count for kill(…, 0)
+}
+
+/** Resolves when the leader has exited and its group is empty, or rejects with the signal's reason. */
+async function waitGone(h: ProcessHandle, clock: Clock, signal: AbortSignal): Promise<void> {
+  if (h.exit === undefined) {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void h.exited.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      if (signal.aborted) onAbort();
+    });
+  }
+  // Grandchildren may outlive the leader by a little; they get the rest of the grace period.
+  while (!groupGone(h)) await sleep(clock, 20, signal);
+}
+
+/** Options of `stopProcess`. */
+export interface StopOptions {
+  readonly signal: NodeJS.Signals;
+  readonly graceMs: number;
+  readonly clock: Clock;
+  /** Skip the stop signal and SIGKILL at once. */
+  readonly kill?: boolean;
+  /** Aborting stops the wait during the grace period (rejects; nothing is killed). */
+  readonly abort?: AbortSignal;
+  /** How long to wait after SIGKILL before giving up with `StopError`. Default 5 000 ms. */
+  readonly killWaitMs?: number;
+}
+
+/**
+ * Stop signal to the group (and to descendants that left it) → wait up to the grace period →
+ * SIGKILL to all of them → wait until none is left. Resolves with true when SIGKILL was needed.
+ * Aborting `abort` during the grace period rejects with its reason and leaves the process to a later call.
+ */
+export async function stopProcess(h: ProcessHandle, opts: StopOptions): Promise<boolean> {
+  const escaped = h.pgid === undefined ? [] : membersOf(h, await sharedScan()).filter((s) => s.pgrp !== h.pgid);
+  const signalAll = (sig: NodeJS.Signals): void => {
+    signalProcess(h, sig);
+    for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, sig);
+  };
+  const escapedGone = (): boolean => escaped.every((s) => !isLiveStat(readStat(s.pid), s.startTimeTicks));
+  if (!opts.kill) {
+    signalAll(opts.signal);
+    const grace = deadline(opts.clock, opts.graceMs, opts.abort);
+    try {
+      await waitGone(h, opts.clock, grace.signal);
+      while (!escapedGone()) await sleep(opts.clock, 20, grace.signal);
+      return false;
+    } catch (err) {
+      // Aborted: the caller gives up waiting (a shorter grace comes with the next call); no SIGKILL yet.
+      if (opts.abort?.aborted) throw err;
+    } finally {
+      grace.cancel();
+    }
+  }
+  signalAll('SIGKILL');
+  const killWaitMs = opts.killWaitMs ?? 5_000;
+  const killWait = deadline(opts.clock, killWaitMs);
+  try {
+    await waitGone(h, opts.clock, killWait.signal);
+    while (!escapedGone()) await sleep(opts.clock, 20, killWait.signal);
+  } catch {
+    throw new StopError(`process ${h.pid} and its group were still there ${killWaitMs}ms after SIGKILL`, { pid: h.pid });
+  } finally {
+    killWait.cancel();
+  }
+  return true;
+}
+
+/** Kills what is left of a group whose leader exited by itself (a crashed service must not leave workers behind). */
+export function killLeftovers(h: ProcessHandle): void {
+  if (h.pgid !== undefined && send(-h.pgid, 0)) signalProcess(h, 'SIGKILL');
+}
+
+/** A signal that aborts after `ms` on the injected clock, or with `parent`; `cancel` releases the timer and listener. */
+export function deadline(clock: Clock, ms: number, parent?: AbortSignal): { signal: AbortSignal; cancel: () => void } {
+  const ac = new AbortController();
+  const onParent = (): void => ac.abort(parent?.reason);
+  const timer = clock.setTimer(() => ac.abort(new Error(`timed out after ${ms}ms`)), ms);
+  if (parent?.aborted) onParent();
+  else parent?.addEventListener('abort', onParent, { once: true });
+  return {
+    signal: ac.signal,
+    cancel: () => {
+      timer.cancel();
+      parent?.removeEventListener('abort', onParent);
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { ProcessSpec } from '../config/index.js';
+import type { ProbeSetStatus } from './probes/index.js';
+import type { ResourceUsage } from './resources.js';
+import type { BreakerStatus } from './restart-policy.js';
+import type { LastExit, ProcessRuntime } from './runtime.js';
+import type { RuntimeState, Transition } from './state-machine.js';
+
+/** A read-only snapshot of one supervised process, for `status`, the API and metrics. */
+export interface RuntimeStatus {
+  readonly id: string;
+  readonly kind: ProcessSpec['kind'] | undefined;
+  readonly state: RuntimeState;
+  /** When `state` was entered. */
+  readonly since: number;
+  readonly pid: number | undefined;
+  readonly startedAt: number | undefined;
+  /** Reattached to a process a previous supervisor started (or attached, when unmanaged). */
+  readonly adopted: boolean;
+  readonly restarts: number;
+  /** Quick exits in a row (drives the restart delay). */
+  readonly failures: number;
+  readonly nextStartAt: number | undefined;
+  readonly lastExit: LastExit | undefined;
+  readonly lastError: string | undefined;
+  readonly ready: boolean;
+  readonly live: boolean;
+  readonly probes: ProbeSetStatus | undefined;
+  readonly usage: ResourceUsage | undefined;
+  readonly breaker: BreakerStatus | undefined;
+  readonly history: readonly Transition[];
+}
+
+/** Builds the snapshot; `ready` needs a running, started process whose readiness passes. */
+export function statusOf(rt: ProcessRuntime, now: number): RuntimeStatus {
+  const running = rt.running;
+  const probes = running ? rt.watchers?.probeStatus : undefined;
+  return {
+    id: rt.id,
+    kind: rt.spec?.kind,
+    state: rt.sm.state,
+    since: rt.sm.since,
+    pid: running ? rt.handle?.pid : undefined,
+    startedAt: running ? rt.handle?.startedAt : undefined,
+    adopted: running ? (rt.handle?.adopted ?? false) : false,
+    restarts: rt.restarts,
+    failures: rt.failures,
+    nextStartAt: rt.sm.state === 'Backoff' ? rt.nextStartAt : undefined,
+    lastExit: rt.lastExit,
+    lastError: rt.lastError?.message,
+    ready: running && rt.sm.state === 'Running' && (probes?.ready ?? true),
+    live: running && (probes?.live ?? true),
+    probes,
+    usage: running ? rt.watchers?.usage : undefined,
+    breaker: rt.breaker?.status(now),
+    history: [...rt.sm.history],
+  };
+}

@@ -1,0 +1,179 @@
+import { ConfigError, parseProcessSpec, type ProcessSpec, type ProcessSpecInput } from '../config/index.js';
+import type { ProcessSyncer, SyncContext, SyncResult, TerminatingContext } from '../core/index.js';
+import { InvalidArgumentError, realClock, silentLogger, type Clock, type Logger } from '../util/index.js';
+import type { SupervisorEvent } from './events.js';
+import type { LogLine } from './logs/index.js';
+import { ProcessRuntime } from './runtime.js';
+import { statusOf, type RuntimeStatus } from './status.js';
+import { StateStore, configHash } from './state-store.js';
+import { recover, syncManaged, syncUnmanaged, terminate } from './sync.js';
+
+/** Options of `new Supervisor`. Every field has a default. */
+export interface SupervisorOptions {
+  readonly clock?: Clock;
+  /** pino (or compatible); every line carries `process`. Default: silent. */
+  readonly logger?: Logger;
+  /** Where per-process state files live, for reattach after a restart. Default: none (no reattach). */
+  readonly stateDir?: string;
+  /** How often a process that is not our child (reattached, unmanaged) is checked for exit. Default 500 ms. */
+  readonly adoptPollMs?: number;
+  /** Transitions kept per process. Default 50. */
+  readonly historyLimit?: number;
+  /** Called for every supervisor event; must not throw (a throw is logged and ignored). */
+  readonly onEvent?: (e: SupervisorEvent) => void;
+}
+
+/**
+ * The OS-process syncer: makes the engine run real programs. Pass it to `ProcessManager` as the
+ * syncer and connect `requeue` to `manager.updateProcess({ id, type: 'sync' })` (or use
+ * `createSupervisedManager`, which does both). Configs are `ProcessSpecInput`s, parsed here.
+ */
+export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
+  readonly #runtimes = new Map<string, ProcessRuntime>();
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #store: StateStore | undefined;
+  readonly #options: SupervisorOptions;
+  #requeue: (id: string) => void = () => undefined;
+
+  constructor(options: SupervisorOptions = {}) {
+    this.#options = options;
+    this.#clock = options.clock ?? realClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#store = options.stateDir === undefined ? undefined : new StateStore(options.stateDir);
+  }
+
+  /** Connects exits, probe failures and breaches to the engine: `fn(id)` must schedule a sync of `id` now. */
+  setRequeue(fn: (id: string) => void): void {
+    this.#requeue = fn;
+  }
+
+  /** The engine's grace period for a config: its `stopGracePeriod` (undefined when the config is invalid). */
+  gracePeriodFor(config: ProcessSpecInput): number | undefined {
+    try {
+      return parseProcessSpec(config).stopGracePeriod;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private runtime(id: string): ProcessRuntime {
+    let rt = this.#runtimes.get(id);
+    if (!rt || rt.finished) {
+      rt = new ProcessRuntime({
+        id,
+        clock: this.#clock,
+        logger: this.#logger,
+        store: this.#store,
+        requeue: (i) => this.#requeue(i),
+        emit: (e) => this.emit(e),
+        adoptPollMs: this.#options.adoptPollMs ?? 500,
+        historyLimit: this.#options.historyLimit ?? 50,
+      });
+      this.#runtimes.set(id, rt);
+    }
+    return rt;
+  }
+
+  private emit(e: SupervisorEvent): void {
+    try {
+      this.#options.onEvent?.(e);
+    } catch (err) {
+      this.#logger.error({ process: e.id, err }, 'onEvent threw');
+    }
+  }
+
+  /** Engine hook. A bad spec fails this process only; a running process keeps its last good spec. */
+  async syncProcess(ctx: SyncContext<ProcessSpecInput>): Promise<SyncResult> {
+    const rt = this.runtime(ctx.id);
+    let spec: ProcessSpec;
+    try {
+      spec = parseProcessSpec(ctx.config);
+    } catch (err) {
+      rt.lastError = err as ConfigError;
+      if (!rt.running && rt.sm.state !== 'Failed') rt.setState('Failed', (err as Error).message);
+      this.#logger.error({ process: ctx.id, err }, rt.running ? 'invalid spec: keeping the running process on its last good spec' : 'invalid spec');
+      throw err;
+    }
+    const hash = configHash(spec);
+    if (!rt.recovered) await recover(rt, spec, hash);
+    return spec.kind === 'managed' ? syncManaged(rt, spec, hash, ctx.signal) : syncUnmanaged(rt, spec, hash, ctx.signal);
+  }
+
+  /** Engine hook: stop signal → grace (the engine's effective grace) → SIGKILL. Unmanaged: detach only. */
+  async syncTerminating(ctx: TerminatingContext<ProcessSpecInput>): Promise<void> {
+    const rt = this.#runtimes.get(ctx.id);
+    if (rt) await terminate(rt, ctx.gracePeriodMs, ctx.signal);
+  }
+
+  /**
+   * Engine hook: releases the log file. The final status (last exit, recent lines) stays readable
+   * until the id is created again or `forget` drops it.
+   */
+  async syncTerminated(ctx: SyncContext<ProcessSpecInput>): Promise<void> {
+    const rt = this.#runtimes.get(ctx.id);
+    if (!rt) return;
+    await rt.logs?.close();
+    rt.finished = true;
+  }
+
+  /** Drops what is kept of a finished process (the daemon calls it when the engine removes the id). */
+  forget(id: string): void {
+    if (this.#runtimes.get(id)?.finished) this.#runtimes.delete(id);
+  }
+
+  /** A snapshot for `status`, the API and metrics; undefined for an unknown id. */
+  status(id: string): RuntimeStatus | undefined {
+    const rt = this.#runtimes.get(id);
+    return rt && statusOf(rt, this.#clock.now());
+  }
+
+  list(): RuntimeStatus[] {
+    const now = this.#clock.now();
+    return [...this.#runtimes.values()].map((rt) => statusOf(rt, now));
+  }
+
+  /** Recent output lines of `id` (oldest first). */
+  logs(id: string, opts: { tail?: number; since?: number } = {}): LogLine[] {
+    return this.#runtimes.get(id)?.lines(opts) ?? [];
+  }
+
+  /** Follows the output of `id`; returns the unsubscribe function. */
+  followLogs(id: string, fn: (line: LogLine) => void): () => void {
+    const logs = this.known(id).logs;
+    return logs ? logs.subscribe(fn) : () => undefined;
+  }
+
+  /** Explicit stop: the process is stopped and kept stopped (Disabled) until `start`. Persisted for `unless-stopped`. */
+  async stop(id: string): Promise<void> {
+    const rt = this.known(id);
+    rt.disabled = true;
+    await rt.persist({ disabled: true });
+    this.#requeue(id);
+  }
+
+  /** Explicit start after `stop` (also closes the breaker's wait and restart delay). */
+  async start(id: string): Promise<void> {
+    const rt = this.known(id);
+    rt.disabled = false;
+    rt.done = false;
+    rt.nextStartAt = undefined;
+    rt.failures = 0;
+    await rt.persist();
+    this.#requeue(id);
+  }
+
+  /** Explicit restart: stop (with the grace period) and start again, not counted as a failure. */
+  restart(id: string): void {
+    const rt = this.known(id);
+    rt.restartRequested = true;
+    rt.nextStartAt = undefined;
+    this.#requeue(id);
+  }
+
+  private known(id: string): ProcessRuntime {
+    const rt = this.#runtimes.get(id);
+    if (!rt) throw new InvalidArgumentError(`no process "${id}"`, { id });
+    return rt;
+  }
+}

@@ -1,0 +1,156 @@
+import { readFile } from 'node:fs/promises';
+import type { ProcessSpec } from '../config/index.js';
+import type { SyncResult } from '../core/index.js';
+import { AttachError } from './errors.js';
+import { adoptProcess } from './handle.js';
+import { isLiveStat, readStat } from './proc.js';
+import type { ProcessRuntime } from './runtime.js';
+import { stopProcess } from './signals.js';
+import { configHash } from './state-store.js';
+
+/**
+ * The decisions of one `syncProcess` call, kubelet style: look at what runs, compare it with the
+ * spec, act. Called by the supervisor only, one call per id at a time.
+ */
+
+/** Makes a managed process match `spec`; returns the engine's next-sync hint. */
+export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: string, signal: AbortSignal): Promise<SyncResult> {
+  const now = rt.deps.clock.now();
+  rt.noteExit();
+  if (rt.disabled) {
+    if (rt.running) await rt.stopRun('stopped on request', { graceMs: spec.stopGracePeriod, signal });
+    rt.handle = undefined;
+    rt.setState('Disabled', 'stopped on request');
+    return {};
+  }
+  if (rt.running) {
+    const old = rt.spec ?? spec;
+    if (rt.hash !== hash || rt.restartRequested) {
+      const why = rt.restartRequested ? 'restart requested' : 'spec changed';
+      await rt.stopRun(why, { graceMs: old.stopGracePeriod, signal });
+      rt.restartRequested = false;
+      rt.handle = undefined;
+      rt.failures = 0;
+      rt.nextStartAt = undefined;
+      rt.adopt(spec, hash);
+      rt.setState('Stopped', why);
+      return startNow(rt, spec, why);
+    }
+    if (rt.endRequest) {
+      const { reason, kill } = rt.endRequest;
+      await rt.stopRun(reason, { graceMs: spec.stopGracePeriod, kill, signal });
+      rt.applyPolicy(reason);
+    } else return rt.runningResult();
+  }
+  rt.adopt(spec, hash);
+  rt.restartRequested = false;
+  if (rt.done) return { terminal: true };
+  const at = Math.max(rt.nextStartAt ?? now, rt.breaker?.allowedAt(now) ?? now);
+  if (at > now) {
+    if (rt.sm.state !== 'Backoff') rt.setState('Backoff', 'waiting for the circuit breaker');
+    return { requeueAfterMs: at - now };
+  }
+  if (rt.breaker?.state(now) === 'halfOpen') rt.emitBreaker(now);
+  return startNow(rt, spec, rt.handle ? 'restart' : 'create');
+}
+
+async function startNow(rt: ProcessRuntime, spec: ProcessSpec, reason: string): Promise<SyncResult> {
+  if (rt.handle) rt.restarts++;
+  await rt.start(spec, reason);
+  return rt.runningResult();
+}
+
+async function readPid(spec: ProcessSpec): Promise<number> {
+  if (spec.pid !== undefined) return spec.pid;
+  const file = spec.pidFile ?? '';
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new AttachError(`pidFile: cannot read ${file}: ${(err as Error).message}`, { cause: err, details: { pidFile: file } });
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid < 1) throw new AttachError(`pidFile: ${file} does not hold a pid (got ${JSON.stringify(text.trim().slice(0, 40))})`, { details: { pidFile: file } });
+  return pid;
+}
+
+/** Attaches to (or keeps watching) an unmanaged process. It is never spawned and, here, never signalled. */
+export async function syncUnmanaged(rt: ProcessRuntime, spec: ProcessSpec, hash: string, signal: AbortSignal): Promise<SyncResult> {
+  if (rt.disabled) {
+    if (rt.running) await rt.stopRun('stopped on request', { graceMs: spec.stopGracePeriod, signal });
+    rt.handle = undefined;
+    rt.setState('Disabled', 'stopped on request');
+    return {};
+  }
+  rt.adopt(spec, hash);
+  const pid = await readPid(spec);
+  if (rt.running && rt.handle?.pid === pid) return {};
+  const stat = readStat(pid);
+  if (!isLiveStat(stat)) {
+    if (rt.sm.state !== 'Stopped' && rt.sm.state !== 'Failed') rt.setState('Stopped', `pid ${pid} is not running`);
+    throw new AttachError(`pid ${pid}${spec.pidFile ? ` (from ${spec.pidFile})` : ''} is not running`, { details: { pid } });
+  }
+  if (rt.running) {
+    // The pid file points elsewhere now (the service was restarted by its own manager).
+    rt.handle?.dispose();
+    await rt.endWatchers();
+    rt.setState('Stopped', `pid changed to ${pid}`);
+  }
+  rt.begin(adoptProcess({ pid, startTimeTicks: stat.startTimeTicks, group: false, startedAt: rt.deps.clock.now(), pollMs: rt.deps.adoptPollMs }, rt.deps.clock), spec);
+  rt.deps.logger.info({ process: rt.id, pid }, 'attached');
+  return {};
+}
+
+/**
+ * Before the first sync of an id: a previous supervisor may have left a state file. Adopt its
+ * process only when pid, start time and config hash all match; a live process of ours with another
+ * config is stopped (its spec is stale); a reused pid is left alone. Stale files are removed.
+ */
+export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: string): Promise<void> {
+  const store = rt.deps.store;
+  rt.recovered = true;
+  if (!store) return;
+  const rec = await store.read(rt.id);
+  if (!rec) return;
+  rt.restarts = rec.restarts ?? 0;
+  if (rec.disabled && spec.restart.policy === 'unless-stopped') rt.disabled = true;
+  if (rec.pid === undefined || rec.startTimeTicks === undefined || spec.kind !== 'managed') return;
+  const stat = readStat(rec.pid);
+  const reused = stat !== undefined && stat.startTimeTicks !== rec.startTimeTicks;
+  const emit = rt.deps.emit;
+  if (isLiveStat(stat, rec.startTimeTicks) && rec.configHash === hash && !rt.disabled) {
+    rt.adopt(spec, hash);
+    rt.reattach(spec, { pid: rec.pid, startTimeTicks: rec.startTimeTicks, startedAt: rec.startedAt, group: stat.pgrp === rec.pid });
+    emit({ type: 'reattached', id: rt.id, pid: rec.pid });
+    rt.deps.logger.info({ process: rt.id, pid: rec.pid }, 'reattached to the process a previous supervisor started');
+    return;
+  }
+  if (isLiveStat(stat, rec.startTimeTicks)) {
+    emit({ type: 'reattachRefused', id: rt.id, pid: rec.pid, reason: 'configChanged' });
+    rt.deps.logger.warn({ process: rt.id, pid: rec.pid }, 'found our process from before a restart with another config: stopping it');
+    const old = adoptProcess({ pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: stat.pgrp === rec.pid, startedAt: rt.deps.clock.now(), pollMs: rt.deps.adoptPollMs }, rt.deps.clock);
+    try {
+      await stopProcess(old, { signal: spec.stopSignal, graceMs: spec.stopGracePeriod, clock: rt.deps.clock });
+    } finally {
+      old.dispose();
+    }
+  } else {
+    const reason = reused ? 'pidReused' : 'gone';
+    emit({ type: 'reattachRefused', id: rt.id, pid: rec.pid, reason });
+    rt.deps.logger.info({ process: rt.id, pid: rec.pid, reason }, 'not reattaching: the recorded process is gone');
+  }
+  await store.remove(rt.id);
+}
+
+/** Stops a process for good (engine's Terminating). Unmanaged processes are only detached. */
+export async function terminate(rt: ProcessRuntime, graceMs: number, signal: AbortSignal): Promise<void> {
+  if (rt.running && rt.spec?.kind === 'managed') await rt.stopRun('terminating', { graceMs, signal });
+  else if (rt.spec?.kind === 'managed') rt.noteExit();
+  rt.handle?.dispose();
+  await rt.endWatchers();
+  if (rt.sm.state !== 'Disabled' && rt.sm.state !== 'Failed') rt.setState('Stopped', 'terminated');
+  rt.handle = undefined;
+  await rt.deps.store?.remove(rt.id);
+}
+
+export { configHash };
