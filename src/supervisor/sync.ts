@@ -150,7 +150,9 @@ export async function terminate(rt: ProcessRuntime, graceMs: number, signal: Abo
   await rt.endWatchers();
   if (rt.sm.state !== 'Disabled' && rt.sm.state !== 'Failed') rt.setState('Stopped', 'terminated');
   rt.handle = undefined;
-  await rt.deps.store?.remove(rt.id);
+  // An explicit stop is remembered (unless-stopped across restarts); anything else is forgotten.
+  if (rt.disabled) await rt.persist();
+  else await rt.deps.store?.remove(rt.id);
 }
 
 export { configHash };

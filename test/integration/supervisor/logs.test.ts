@@ -64,7 +64,7 @@ describe('LogCapture with a real child', () => {
     const file = join(dir, 'app.log');
     const cap = new LogCapture({ id: 'p', logger: silentLogger, clock: realClock, spec: spec({ file, maxSize: 100, maxFiles: 2 }) });
     // 50 records of 8 bytes ("line-NN\n"): 12 fit in 100 bytes, so 5 files are written and 3 kept.
-    await run(cap, `for (let i = 0; i < 50; i++) console.log('line-' + String(i).padStart(2, '0'))`);
+    await run(cap, `for (let i = 0; i < 50; i++) process.stdout.write('line-' + String(i).padStart(2, '0') + '\\n')`);
     await cap.close();
     const read = (p: string): string[] => readFileSync(p, 'utf8').split('\n').slice(0, -1);
     const expected = Array.from({ length: 50 }, (_, i) => `line-${String(i).padStart(2, '0')}`);

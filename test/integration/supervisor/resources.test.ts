@@ -96,7 +96,7 @@ describe('resource sampling with real processes', () => {
   });
 
   it('counts the open files of the leader', async () => {
-    const child = node(`const fs = require('fs'); for (let i = 0; i < 40; i++) fs.openSync('/dev/null', 'r'); console.log('ready'); ${PARK}`);
+    const child = node(`const fs = require('fs'); for (let i = 0; i < 40; i++) fs.openSync('/dev/null', 'r'); process.stdout.write('ready\\n'); ${PARK}`);
     await ready(child);
     const { breaches, samples } = monitor(child.pid, { openFiles: 30 });
     await until(() => samples.length > 0);
