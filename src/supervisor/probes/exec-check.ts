@@ -69,7 +69,7 @@ export function execCheck(opts: ExecProbeOptions, target: ProbeTarget): ProbeChe
 function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
-    process.kill(pid, "SIGKILL");
+    process.kill(-pid, 'SIGKILL');
   } catch {
     // ESRCH: the group is already gone. EPERM cannot happen for our own child's group, and
     // throwing here, inside an event handler, would take the whole daemon down.

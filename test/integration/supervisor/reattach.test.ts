@@ -1,0 +1,107 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isAlive, readStat } from '../../../src/supervisor/proc.js';
+import { configHash } from '../../../src/supervisor/index.js';
+import { parseProcessSpec, type ProcessSpecInput } from '../../../src/config/index.js';
+import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
+
+let h: ReturnType<typeof supervised>;
+let outside: ChildProcess | undefined;
+afterEach(async () => {
+  outside?.kill('SIGKILL');
+  await h.close();
+});
+
+/** Starts a supervisor in another OS process; resolves with the pids it reports once all run. */
+async function supervisorProcess(stateDir: string, specs: Record<string, ProcessSpecInput>): Promise<Map<string, number>> {
+  outside = spawn(NODE, ['--import', 'tsx', fixture('supervisor-main.ts'), stateDir, JSON.stringify(specs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pids = new Map<string, number>();
+  for await (const line of createInterface({ input: outside.stdout! })) {
+    const [word, id, pid] = line.split(' ');
+    if (word === 'running' && id) pids.set(id, Number(pid));
+    if (pids.size === Object.keys(specs).length) break;
+  }
+  return pids;
+}
+
+async function killSupervisor(): Promise<void> {
+  const p = outside!;
+  const gone = new Promise((r) => p.once('exit', r));
+  p.kill('SIGKILL');
+  await gone;
+}
+
+const sleeper: ProcessSpecInput = { command: 'sleep', args: ['1000'], stopGracePeriod: '2s' };
+
+describe('reattach after the supervisor is killed with SIGKILL', () => {
+  it('adopts the same pids, spawns nothing, and still detects the exit and stops on request', async () => {
+    h = supervised();
+    const stateDir = h.dir();
+    const before = await supervisorProcess(stateDir, { a: sleeper, b: sleeper });
+    await killSupervisor();
+    for (const pid of before.values()) expect(isAlive(pid)).toBe(true); // survived their supervisor
+
+    const next = supervised({ supervisor: { stateDir } });
+    try {
+      next.create('a', sleeper);
+      next.create('b', sleeper);
+      await waitFor('both reattached', () => next.of('reattached').length === 2);
+      expect(next.pid('a')).toBe(before.get('a'));
+      expect(next.pid('b')).toBe(before.get('b'));
+      expect(next.of('started')).toHaveLength(0);
+      expect(next.supervisor.status('a')?.adopted).toBe(true);
+      // Not our child, yet its exit is seen (by polling /proc) and the policy restarts it.
+      process.kill(before.get('a')!, 'SIGKILL');
+      await waitFor('a restarted', () => next.of('started', 'a').length === 1);
+      expect(next.pid('a')).not.toBe(before.get('a'));
+      // Stopping an adopted process signals its group.
+      await next.manager.terminate('b');
+      expect(isAlive(before.get('b')!)).toBe(false);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('refuses a changed config hash: the old process is stopped and a new one started', async () => {
+    h = supervised();
+    const stateDir = h.dir();
+    const before = await supervisorProcess(stateDir, { a: sleeper });
+    await killSupervisor();
+    const next = supervised({ supervisor: { stateDir } });
+    try {
+      next.create('a', { ...sleeper, args: ['999'] });
+      const pid = await next.running('a');
+      expect(pid).not.toBe(before.get('a'));
+      expect(next.of('reattachRefused', 'a')).toMatchObject([{ reason: 'configChanged', pid: before.get('a') }]);
+      expect(isAlive(before.get('a')!)).toBe(false);
+      expect(next.of('reattached')).toHaveLength(0);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('refuses a reused pid and never signals it', async () => {
+    h = supervised();
+    const stateDir = h.dir();
+    // A process that is not ours any more, but has the recorded pid: same pid, other start time.
+    const stranger = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    const strangerStart = readStat(stranger.pid!)!.startTimeTicks;
+    mkdirSync(stateDir, { recursive: true });
+    const record = { id: 'a', pid: stranger.pid, startTimeTicks: strangerStart - 1, configHash: configHash(parseProcessSpec(sleeper)) };
+    writeFileSync(`${stateDir}/a.json`, JSON.stringify(record));
+    const next = supervised({ supervisor: { stateDir } });
+    try {
+      next.create('a', sleeper);
+      const pid = await next.running('a');
+      expect(pid).not.toBe(stranger.pid);
+      expect(next.of('reattachRefused', 'a')).toMatchObject([{ reason: 'pidReused' }]);
+      await next.manager.terminate('a');
+      expect(isAlive(stranger.pid!, strangerStart)).toBe(true); // untouched
+    } finally {
+      stranger.kill('SIGKILL');
+      await next.close();
+    }
+  });
+});
