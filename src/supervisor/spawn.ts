@@ -9,6 +9,8 @@ import { resolveUser } from './users.js';
 /** What `prepareSpawn` resolved: everything `spawn` needs, checked before any process exists. */
 export interface SpawnPlan {
   readonly file: string;
+  /** argv[0] as the user wrote the command (execvp keeps it; `ps` shows it). */
+  readonly argv0: string;
   readonly args: readonly string[];
   readonly cwd: string | undefined;
   readonly env: Readonly<Record<string, string>>;
@@ -84,8 +86,8 @@ export async function prepareSpawn(spec: ProcessSpec): Promise<SpawnPlan> {
   const umask = spec.umask === undefined ? undefined : parseInt(spec.umask, 8);
   const base = { cwd: spec.cwd, env, uid: ids?.uid, gid: ids?.gid, umask };
   // With a shell, args become $1… of the command line ("sh" is $0), so they need no quoting.
-  if (spec.shell) return { ...base, file: '/bin/sh', args: ['-c', command, 'sh', ...spec.args] };
-  return { ...base, file: await findExecutable(command, spec.cwd, env.PATH), args: spec.args };
+  if (spec.shell) return { ...base, file: '/bin/sh', argv0: 'sh', args: ['-c', command, 'sh', ...spec.args] };
+  return { ...base, file: await findExecutable(command, spec.cwd, env.PATH), argv0: command, args: spec.args };
 }
 
 function spawnFailure(err: NodeJS.ErrnoException, plan: SpawnPlan): SpawnError {
@@ -111,6 +113,7 @@ export function spawnPlan(plan: SpawnPlan): Promise<ChildProcess> {
   let child: ChildProcess;
   try {
     child = spawn(plan.file, plan.args, {
+      argv0: plan.argv0,
       cwd: plan.cwd,
       env: plan.env,
       detached: true,
