@@ -1,4 +1,4 @@
-import { ConfigError, parseProcessSpec, type ProcessSpec, type ProcessSpecInput } from '../config/index.js';
+import { parseProcessSpec, type ConfigError, type ProcessSpec, type ProcessSpecInput } from '../config/index.js';
 import type { ProcessSyncer, SyncContext, SyncResult, TerminatingContext } from '../core/index.js';
 import { InvalidArgumentError, realClock, silentLogger, type Clock, type Logger } from '../util/index.js';
 import type { SupervisorEvent } from './events.js';
@@ -96,8 +96,13 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
       throw err;
     }
     const hash = configHash(spec);
-    if (!rt.recovered) await recover(rt, spec, hash);
-    return spec.kind === 'managed' ? syncManaged(rt, spec, hash, ctx.signal) : syncUnmanaged(rt, spec, hash, ctx.signal);
+    try {
+      if (!rt.recovered) await recover(rt, spec, hash);
+      return await (spec.kind === 'managed' ? syncManaged(rt, spec, hash, ctx.signal) : syncUnmanaged(rt, spec, hash, ctx.signal));
+    } catch (err) {
+      rt.lastError = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    }
   }
 
   /** Engine hook: stop signal → grace (the engine's effective grace) → SIGKILL. Unmanaged: detach only. */

@@ -97,6 +97,7 @@ export async function syncUnmanaged(rt: ProcessRuntime, spec: ProcessSpec, hash:
     rt.setState('Stopped', `pid changed to ${pid}`);
   }
   rt.begin(adoptProcess({ pid, startTimeTicks: stat.startTimeTicks, group: false, startedAt: rt.deps.clock.now(), pollMs: rt.deps.adoptPollMs }, rt.deps.clock), spec);
+  rt.lastError = undefined;
   rt.deps.logger.info({ process: rt.id, pid }, 'attached');
   return {};
 }

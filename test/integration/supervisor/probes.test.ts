@@ -113,7 +113,7 @@ describe('probes on supervised processes', () => {
     }],
   ] as const)('%s readiness passes against a healthy target and fails against a broken one', async (_kind, targets) => {
     h = supervised();
-    const [good, bad] = await targets();
+    const [good, bad] = (await targets()) as [object, object];
     const probe = (p: object) => ({ readiness: { ...p, interval: '50ms', failureThreshold: 1 } });
     h.create('good', { command: 'sleep', args: ['1000'], probes: probe(good) });
     h.create('bad', { command: 'sleep', args: ['1000'], probes: probe(bad) });
