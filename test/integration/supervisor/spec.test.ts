@@ -45,7 +45,7 @@ describe('the spec is applied to the process', () => {
     const made = statSync(join(dir, 'made-here'));
     expect(made.uid).toBe(65534);
     expect(made.mode & 0o777).toBe(0o600); // 666 & ~077
-    expect(readStat(pid)?.comm).toBe('sleep');
+    await waitFor('exec of sleep', () => readStat(pid)?.comm === 'sleep');
   });
 
   it('shell: true runs a command line through /bin/sh with args as $1…', async () => {
