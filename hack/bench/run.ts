@@ -15,6 +15,7 @@ type Suite = () => Promise<readonly Row[]>;
 // Adding a suite is one line; modules load lazily, so one suite's imports never slow another.
 const SUITES: Readonly<Record<string, Suite>> = {
   engine: async () => (await import('./engine.js')).run(),
+  supervisor: async () => (await import('./supervisor.js')).run(),
 };
 
 const self = fileURLToPath(import.meta.url);

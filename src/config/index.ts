@@ -2,3 +2,4 @@ export * from './units.js';
 export * from './process-spec.js';
 export * from './errors.js';
 export * from './parse.js';
+export * from './docs.js';

@@ -14,39 +14,37 @@ const signalName = z
   .refine((s) => SIGNALS.includes(s), { message: `expected a signal name such as SIGTERM, SIGINT, SIGQUIT, SIGHUP` })
   .transform((s) => s as NodeJS.Signals);
 
-const port = z.number().int().min(1).max(65535);
-const host = z.string().min(1).default('127.0.0.1');
+const port = z.number().int().min(1).max(65535).describe('TCP port.');
+const host = z.string().min(1).default('127.0.0.1').describe('Host or IP to connect to.');
 
 const httpProbe = z.strictObject({
   port,
   host,
-  path: z.string().startsWith('/').default('/'),
-  scheme: z.enum(['http', 'https']).default('http'),
-  headers: z.record(z.string(), z.string()).default({}),
+  path: z.string().startsWith('/').default('/').describe('Request path; 200–399 passes.'),
+  scheme: z.enum(['http', 'https']).default('http').describe('`https` does not verify the certificate (as the kubelet).'),
+  headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers.'),
 });
 const tcpProbe = z.strictObject({ port, host });
-const execProbe = z.strictObject({ command: z.string().min(1), args: z.array(z.string()).default([]) });
-const grpcProbe = z.strictObject({ port, host, service: z.string().default('') });
+const execProbe = z.strictObject({
+  command: z.string().min(1).describe('Executable run with the process\'s env and cwd, no shell; exit 0 passes.'),
+  args: z.array(z.string()).default([]).describe('Its arguments.'),
+});
+const grpcProbe = z.strictObject({ port, host, service: z.string().default('').describe('grpc.health.v1 service name; "" is the whole server.') });
 
 const PROBE_KINDS = ['http', 'tcp', 'exec', 'grpc'] as const;
 
 /** One probe: exactly one of `http`, `tcp`, `exec`, `grpc`, plus timing. Defaults are the kubelet's. */
 export const probeSchema = z
   .strictObject({
-    http: httpProbe.optional(),
-    tcp: tcpProbe.optional(),
-    exec: execProbe.optional(),
-    grpc: grpcProbe.optional(),
-    /** Wait this long after the process starts before the first check. */
-    initialDelay: durationMs.default(0),
-    /** Time between checks. */
-    interval: durationMs.default(10_000),
-    /** One check fails when it takes longer. */
-    timeout: durationMs.default(1_000),
-    /** Consecutive failures that flip the probe to failing. */
-    failureThreshold: z.number().int().min(1).default(3),
-    /** Consecutive successes that flip it back to passing. */
-    successThreshold: z.number().int().min(1).default(1),
+    http: httpProbe.optional().describe('HTTP GET check.'),
+    tcp: tcpProbe.optional().describe('TCP connect check.'),
+    exec: execProbe.optional().describe('Command check.'),
+    grpc: grpcProbe.optional().describe('grpc.health.v1 Check; SERVING passes.'),
+    initialDelay: durationMs.prefault('0s').describe('Wait this long after the process starts before the first check.'),
+    interval: durationMs.prefault('10s').describe('Time between checks.'),
+    timeout: durationMs.prefault('1s').describe('One check fails when it takes longer.'),
+    failureThreshold: z.number().int().min(1).default(3).describe('Consecutive failures that flip the probe to failing.'),
+    successThreshold: z.number().int().min(1).default(1).describe('Consecutive successes that flip it back to passing.'),
   })
   .superRefine((p, ctx) => {
     const given = PROBE_KINDS.filter((k) => p[k] !== undefined);
@@ -56,86 +54,61 @@ export const probeSchema = z
   });
 
 export const restartSchema = z.strictObject({
-  /**
-   * `never`: an exit ends the process. `on-failure`: restart after a non-zero exit or a signal.
-   * `always`: restart after any exit. `unless-stopped`: like always, but an explicit stop is
-   * remembered in the state dir, across supervisor restarts, until an explicit start.
-   */
-  policy: z.enum(['never', 'on-failure', 'always', 'unless-stopped']).default('always'),
-  /** First restart delay; each failure in a row multiplies it by `multiplier`, up to `maxDelay`. */
-  delay: durationMs.default(1_000),
-  multiplier: z.number().min(1).default(2),
-  maxDelay: durationMs.default(60_000),
-  /** A run this long counts as healthy: the delay starts over and a half-open breaker closes. */
-  resetAfter: durationMs.default(60_000),
-  /** Circuit breaker: `maxFailures` failed runs within `window` open it for `cooldown`; 0 disables it. */
+  policy: z.enum(['never', 'on-failure', 'always', 'unless-stopped']).default('always').describe('`never`: an exit ends the process. `on-failure`: restart after a non-zero exit or a signal. `always`: restart after any exit. `unless-stopped`: like always, but an explicit stop is remembered in the state dir, across supervisor restarts, until an explicit start.'),
+  delay: durationMs.prefault('1s').describe('First restart delay; each failure in a row multiplies it by `multiplier`, up to `maxDelay`.'),
+  multiplier: z.number().min(1).default(2).describe('Growth of the delay per failure in a row.'),
+  maxDelay: durationMs.prefault('1m').describe('Cap of the restart delay.'),
+  resetAfter: durationMs.prefault('1m').describe('A run this long counts as healthy: the delay starts over and a half-open breaker closes.'),
   breaker: z
     .strictObject({
-      maxFailures: z.number().int().min(0).default(5),
-      window: durationMs.default(60_000),
-      cooldown: durationMs.default(300_000),
+      maxFailures: z.number().int().min(0).default(5).describe('Failed runs that open the breaker; 0 disables it.'),
+      window: durationMs.prefault('1m').describe('Window in which the failures are counted.'),
+      cooldown: durationMs.prefault('5m').describe('How long an open breaker waits before one trial run.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Circuit breaker: `maxFailures` failed runs within `window` open it for `cooldown`, then one trial run (half-open); 0 disables it.'),
 });
 
 export const resourcesSchema = z.strictObject({
-  /** Sampling interval for RSS, CPU % and open fds (read from /proc). */
-  interval: durationMs.default(5_000),
-  /** Resident memory of the whole process group. */
-  memory: sizeBytes.optional(),
-  /** CPU of the whole process group, in percent of one core (200 = two cores busy). */
-  cpuPercent: z.number().positive().optional(),
-  /** Open file descriptors of the main process. */
-  openFiles: z.number().int().positive().optional(),
-  /** What a breach does: `log` a warning, `restart` gracefully through the policy, or `kill` (SIGKILL, then the policy). */
-  action: z.enum(['log', 'restart', 'kill']).default('log'),
+  interval: durationMs.prefault('5s').describe('Sampling interval for RSS, CPU % and open fds (read from /proc).'),
+  memory: sizeBytes.optional().describe('Resident memory of the whole process group.'),
+  cpuPercent: z.number().positive().optional().describe('CPU of the whole process group, in percent of one core (200 = two cores busy).'),
+  openFiles: z.number().int().positive().optional().describe('Open file descriptors of the main process.'),
+  action: z.enum(['log', 'restart', 'kill']).default('log').describe('What a breach does: `log` a warning, `restart` gracefully through the policy, or `kill` (SIGKILL, then the policy).'),
 });
 
 export const loggingSchema = z.strictObject({
-  /** Also append every line to this file (relative paths resolve against `cwd`). */
-  file: z.string().min(1).optional(),
-  /** Rotate the file when it would grow past this size. */
-  maxSize: sizeBytes.default(10 * 2 ** 20),
-  /** Rotated files kept (`file.1` … `file.N`). */
-  maxFiles: z.number().int().min(0).default(3),
-  /** Recent lines kept in memory for `logs` and the API. */
-  bufferLines: z.number().int().min(0).default(1_000),
+  file: z.string().min(1).optional().describe('Also append every line to this file (relative paths resolve against `cwd`).'),
+  maxSize: sizeBytes.prefault('10Mi').describe('Rotate the file when it would grow past this size.'),
+  maxFiles: z.number().int().min(0).default(3).describe('Rotated files kept (`file.1` … `file.N`).'),
+  bufferLines: z.number().int().min(0).default(1_000).describe('Recent lines kept in memory for `logs` and the API.'),
 });
 
 const userOrGroup = z.union([z.string().min(1), z.number().int().nonnegative()]);
 
 export const processSpecSchema = z
   .strictObject({
-    /** `managed`: procmgr spawns and controls it. `unmanaged`: attach to `pid`/`pidFile`, monitor and probe only. */
-    kind: z.enum(['managed', 'unmanaged']).default('managed'),
-    /** Executable (looked up on PATH when it has no slash), or the command line when `shell` is true. */
-    command: z.string().min(1).optional(),
-    args: z.array(z.string()).default([]),
-    /** Run `command` through `/bin/sh -c`. Off by default: no shell unless asked for. */
-    shell: z.boolean().default(false),
-    env: z.record(z.string(), z.string()).default({}),
-    /** Start from procmgr's own environment (merged with `env`); false gives the process `env` alone. */
-    inheritEnv: z.boolean().default(true),
-    cwd: z.string().min(1).optional(),
-    /** User name or uid to run as (needs root). */
-    user: userOrGroup.optional(),
-    /** Group name or gid; defaults to the user's primary group when `user` is set. */
-    group: userOrGroup.optional(),
-    /** File mode creation mask as an octal string, e.g. "022". */
-    umask: z.string().regex(/^0?[0-7]{3}$/, 'expected an octal mask like "022"').optional(),
-    stopSignal: signalName.default('SIGTERM'),
-    /** Time between the stop signal and SIGKILL to the process group. */
-    stopGracePeriod: durationMs.default(10_000),
-    restart: restartSchema.prefault({}),
+    kind: z.enum(['managed', 'unmanaged']).default('managed').describe('`managed`: procmgr spawns and controls it. `unmanaged`: attach to `pid`/`pidFile`, monitor and probe only.'),
+    command: z.string().min(1).optional().describe('Executable (looked up on PATH when it has no slash), or the command line when `shell` is true.'),
+    args: z.array(z.string()).default([]).describe('Arguments, passed as they are (no shell word splitting).'),
+    shell: z.boolean().default(false).describe('Run `command` through `/bin/sh -c`. Off by default: no shell unless asked for.'),
+    env: z.record(z.string(), z.string()).default({}).describe('Environment variables for the process.'),
+    inheritEnv: z.boolean().default(true).describe("Start from procmgr's own environment (merged with `env`); false gives the process `env` alone."),
+    cwd: z.string().min(1).optional().describe('Working directory; must exist.'),
+    user: userOrGroup.optional().describe('User name or uid to run as (needs root).'),
+    group: userOrGroup.optional().describe("Group name or gid; defaults to the user's primary group when `user` is set."),
+    umask: z.string().regex(/^0?[0-7]{3}$/, 'expected an octal mask like "022"').optional().describe("File mode creation mask as an octal string, e.g. \"022\"."),
+    stopSignal: signalName.prefault('SIGTERM').describe('Signal sent to the process group to stop it.'),
+    stopGracePeriod: durationMs.prefault('10s').describe('Time between the stop signal and SIGKILL to the process group.'),
+    restart: restartSchema.prefault({}).describe('Restart policy, delays and circuit breaker.'),
     probes: z
       .strictObject({ startup: probeSchema.optional(), liveness: probeSchema.optional(), readiness: probeSchema.optional() })
-      .default({}),
-    resources: resourcesSchema.optional(),
-    logging: loggingSchema.prefault({}),
-    /** unmanaged only: the pid to attach to. */
-    pid: z.number().int().min(1).optional(),
-    /** unmanaged only: a file holding the pid (re-read on every sync, so a restarted service is found again). */
-    pidFile: z.string().min(1).optional(),
+      .default({})
+      .describe('startup gates the other two; liveness failure restarts; readiness only changes status.'),
+    resources: resourcesSchema.optional().describe('Sampling from /proc and limits.'),
+    logging: loggingSchema.prefault({}).describe('Output capture: file with rotation, in-memory buffer.'),
+    pid: z.number().int().min(1).optional().describe('unmanaged only: the pid to attach to.'),
+    pidFile: z.string().min(1).optional().describe('unmanaged only: a file holding the pid (re-read on every sync, so a restarted service is found again).'),
   })
   .superRefine((s, ctx) => {
     const issue = (path: string, message: string): void => ctx.addIssue({ code: 'custom', path: [path], message });

@@ -29,7 +29,7 @@ export const durationMs = z
     }
     return ms;
   })
-  .meta({ description: 'Duration: "500ms", "5s", "1m30s", "2h", or a number of milliseconds.' });
+  .meta({ title: 'duration', description: 'Duration: "500ms", "5s", "1m30s", "2h", or a number of milliseconds.' });
 
 const SIZE_UNITS: Readonly<Record<string, number>> = {
   '': 1, b: 1,
@@ -57,4 +57,4 @@ export const sizeBytes = z
     }
     return bytes;
   })
-  .meta({ description: 'Size: "512Mi", "1Gi", "10MB", or a number of bytes.' });
+  .meta({ title: 'size', description: 'Size: "512Mi", "1Gi", "10MB", or a number of bytes.' });
