@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,8 +17,8 @@ const TRIALS = 3;
 const CRASHES = 200;
 const LIMIT_MS = 60_000;
 // Spawned exactly as the supervisor does: own process group, stdin ignored, output piped.
-const SPAWN_OPTS = { detached: true, stdio: ['ignore', 'pipe', 'pipe'] } as const;
-const SLEEP = { command: 'sleep', args: ['1000'] } as const;
+const SPAWN_OPTS: SpawnOptions = { detached: true, stdio: ['ignore', 'pipe', 'pipe'] };
+const SLEEP = { command: 'sleep', args: ['1000'] };
 // A crash: exits 1 at once. No shell, so both sides time exactly one exec.
 const CRASHER = 'false';
 
@@ -159,7 +159,10 @@ function percentile(values: readonly number[], p: number): number {
 
 // ---- cleanup -----------------------------------------------------------------------------
 
-/** Our live children (not zombies) by a /proc scan: after each step there must be none. */
+// What this suite spawns; other children of ours (tsx's esbuild service) are not its business.
+const OURS = new Set([path.basename(SLEEP.command), CRASHER]);
+
+/** Our live children running a command of this suite (not zombies), by a /proc scan. */
 function liveChildren(): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
@@ -170,9 +173,10 @@ function liveChildren(): number[] {
     } catch {
       continue; // gone meanwhile
     }
-    // Fields after "(comm)": state ppid …
+    // "pid (comm) state ppid …"
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(ppid) === process.pid && state !== 'Z') out.push(Number(name));
+    if (Number(ppid) === process.pid && state !== 'Z' && OURS.has(comm)) out.push(Number(name));
   }
   return out;
 }
