@@ -125,12 +125,7 @@ export function listStats(): ProcStat[] {
  * `stats` given, to share a scan). Orphans re-parented to init or a subreaper are not included.
  */
 export function descendantsOf(pid: number, stats: readonly ProcStat[] = listStats()): ProcStat[] {
-  const children = new Map<number, ProcStat[]>();
-  for (const s of stats) {
-    const list = children.get(s.ppid);
-    if (list) list.push(s);
-    else children.set(s.ppid, [s]);
-  }
+  const { children } = indexOf(stats);
   const found: ProcStat[] = [];
   const seen = new Set<number>([pid]);
   const queue = [pid];
@@ -148,7 +143,33 @@ export function descendantsOf(pid: number, stats: readonly ProcStat[] = listStat
 
 /** Members of process group `pgid` (the leader included while it lives), from one scan or `stats`. */
 export function groupMembers(pgid: number, stats: readonly ProcStat[] = listStats()): ProcStat[] {
-  return stats.filter((s) => s.pgrp === pgid);
+  return indexOf(stats).groups.get(pgid) ?? [];
+}
+
+interface ScanIndex {
+  readonly children: Map<number, ProcStat[]>;
+  readonly groups: Map<number, ProcStat[]>;
+}
+
+// One index per scan: stopping 200 processes from a shared scan walks it once, not 200 times.
+const indexes = new WeakMap<readonly ProcStat[], ScanIndex>();
+
+function indexOf(stats: readonly ProcStat[]): ScanIndex {
+  let index = indexes.get(stats);
+  if (index) return index;
+  index = { children: new Map(), groups: new Map() };
+  for (const s of stats) {
+    push(index.children, s.ppid, s);
+    push(index.groups, s.pgrp, s);
+  }
+  indexes.set(stats, index);
+  return index;
+}
+
+function push(map: Map<number, ProcStat[]>, key: number, s: ProcStat): void {
+  const list = map.get(key);
+  if (list) list.push(s);
+  else map.set(key, [s]);
 }
 
 /** Resident memory of `pid` from /proc/<pid>/status (VmRSS), in bytes; undefined when gone or a zombie. */

@@ -33,7 +33,8 @@ export interface CpuMark {
 export interface GroupSample extends ResourceUsage, CpuMark {}
 
 /**
- * Samples the process group led by `leaderPid` (members with pgrp == leaderPid) in one /proc
+ * Samples the process group led by `leaderPid` (members with pgrp == leaderPid; the process alone
+ * when it leads no group) in one /proc
  * scan. Any caller; pass the previous sample to get CPU %. Members that exited between two
  * samples take their CPU time with them, so the delta is clamped at 0 rather than going negative.
  */
@@ -41,8 +42,11 @@ export function sampleGroup(leaderPid: number, previous: CpuMark | undefined, no
   let rssPages = 0;
   let ticks = 0;
   let processes = 0;
-  for (const s of listStats()) {
-    if (s.pgrp !== leaderPid || !isLiveStat(s)) continue;
+  const stats = listStats();
+  // A process that leads no group (an unmanaged one, usually) is sampled alone.
+  const leads = stats.some((s) => s.pgrp === leaderPid && s.pid === leaderPid);
+  for (const s of stats) {
+    if ((leads ? s.pgrp !== leaderPid : s.pid !== leaderPid) || !isLiveStat(s)) continue;
     rssPages += s.rssPages;
     ticks += s.utimeTicks + s.stimeTicks;
     processes += 1;

@@ -64,6 +64,8 @@ export class ProcessRuntime {
   /** The exit of the current run is handled by whoever is stopping it. */
   stopping = false;
   recovered = false;
+  /** A run has been started (or adopted) before: the next start is a restart. */
+  hadRun = false;
   /** The engine finished this id; only its last status is kept. */
   finished = false;
   #settled: ProcessHandle | undefined;
@@ -116,6 +118,7 @@ export class ProcessRuntime {
       throw err;
     }
     this.lastError = undefined;
+    if (this.hadRun) this.restarts++;
     this.begin(handle, spec);
     if (handle.exit === undefined) await this.persist();
     this.deps.emit({ type: 'started', id: this.id, pid: handle.pid, restarts: this.restarts });
@@ -138,8 +141,12 @@ export class ProcessRuntime {
       logger: this.deps.logger,
       sink: { probe: (e) => this.onProbe(e), breach: (b) => this.onBreach(b) },
     });
-    if (this.watchers.started) this.setState('Running', handle.adopted ? 'reattached' : 'started');
-    void handle.exited.then(() => this.onExit(handle));
+    const how = handle.adopted ? 'attached' : 'started';
+    this.setState(this.watchers.started ? 'Running' : 'Starting', how);
+    this.hadRun = true;
+    handle.exited
+      .then(() => this.onExit(handle))
+      .catch((err: unknown) => this.deps.logger.error({ process: this.id, err }, 'handling an exit failed'));
   }
 
   private capture(done: Promise<void> | undefined): void {
@@ -173,6 +180,8 @@ export class ProcessRuntime {
       this.setState('Stopped', 'stopped');
       return;
     }
+    // It exited by itself: what is left of its group goes with it (a stop already saw to that).
+    killLeftovers(h);
     const reason = this.endRequest?.reason;
     this.recordExit(reason);
     this.applyPolicy(reason);
@@ -184,7 +193,6 @@ export class ProcessRuntime {
     if (!h?.exit || !this.spec || this.#settled === h) return;
     this.#settled = h;
     h.dispose();
-    killLeftovers(h);
     void this.endWatchers();
     const ranForMs = h.exit.at - h.startedAt;
     this.lastExit = { ...h.exit, pid: h.pid, reason };

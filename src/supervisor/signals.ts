@@ -21,6 +21,8 @@ function send(target: number, signal: NodeJS.Signals | 0): boolean {
 
 /** Signals the handle's group (or, for an unmanaged process, its pid). False when nothing of ours is left. */
 export function signalProcess(h: ProcessHandle, signal: NodeJS.Signals): boolean {
+  // Our own child that has not exited is not reaped yet, so its pid cannot have been reused.
+  if (!h.adopted && h.exit === undefined && h.pgid !== undefined) return send(-h.pgid, signal);
   const leader = readStat(h.pid);
   const reused = leader !== undefined && h.startTimeTicks !== undefined && leader.startTimeTicks !== h.startTimeTicks;
   if (reused) return false;
@@ -28,20 +30,36 @@ export function signalProcess(h: ProcessHandle, signal: NodeJS.Signals): boolean
   return isLiveStat(leader, h.startTimeTicks) && send(h.pid, signal);
 }
 
-let batch: Promise<ProcStat[]> | undefined;
+interface FirstSignal {
+  readonly h: ProcessHandle;
+  readonly signal: NodeJS.Signals;
+  readonly resolve: (escaped: ProcStat[]) => void;
+}
+
+let pending: FirstSignal[] = [];
 
 /**
- * One /proc scan shared by every caller of the same turn of the event loop, so stopping 200
- * processes at once costs one scan, not 200.
+ * Sends the first signal of a stop and returns the descendants that left the group (setsid).
+ * Stops requested in one turn of the event loop share one /proc scan, taken before any of them is
+ * signalled (later, a dying parent would orphan its escaped child and hide it), and their group
+ * signals go out in one tight loop, as a bare kill loop's would: stopping 200 costs one scan.
  */
-export function sharedScan(): Promise<ProcStat[]> {
-  batch ??= new Promise((resolve) =>
-    setImmediate(() => {
-      batch = undefined;
-      resolve(listStats());
-    }),
-  );
-  return batch;
+function firstSignal(h: ProcessHandle, signal: NodeJS.Signals): Promise<ProcStat[]> {
+  return new Promise((resolve) => {
+    if (pending.push({ h, signal, resolve }) === 1) setImmediate(flushFirstSignals);
+  });
+}
+
+function flushFirstSignals(): void {
+  const batch = pending;
+  pending = [];
+  const stats = listStats();
+  for (const p of batch) signalProcess(p.h, p.signal);
+  for (const p of batch) {
+    const escaped = p.h.pgid === undefined ? [] : membersOf(p.h, stats).filter((s) => s.pgrp !== p.h.pgid);
+    for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, p.signal);
+    p.resolve(escaped);
+  }
 }
 
 /** Live processes that belong to the handle: group members, plus descendants that left the group (setsid). */
@@ -100,14 +118,13 @@ export interface StopOptions {
  * Aborting `abort` during the grace period rejects with its reason and leaves the process to a later call.
  */
 export async function stopProcess(h: ProcessHandle, opts: StopOptions): Promise<boolean> {
-  const escaped = h.pgid === undefined ? [] : membersOf(h, await sharedScan()).filter((s) => s.pgrp !== h.pgid);
+  const escaped = await firstSignal(h, opts.kill ? 'SIGKILL' : opts.signal);
   const signalAll = (sig: NodeJS.Signals): void => {
     signalProcess(h, sig);
     for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, sig);
   };
   const escapedGone = (): boolean => escaped.every((s) => !isLiveStat(readStat(s.pid), s.startTimeTicks));
   if (!opts.kill) {
-    signalAll(opts.signal);
     const grace = deadline(opts.clock, opts.graceMs, opts.abort);
     try {
       await waitGone(h, opts.clock, grace.signal);

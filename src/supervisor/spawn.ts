@@ -19,13 +19,29 @@ export interface SpawnPlan {
   readonly umask: number | undefined;
 }
 
+// process.env is a slow accessor object; copying it on every spawn cost ~0.2 ms. One snapshot per
+// change of its size or PATH is enough for a process manager (nobody edits its env as it runs).
+let inherited: { readonly key: string; readonly env: Readonly<Record<string, string>> } | undefined;
+
+function inheritedEnv(): Readonly<Record<string, string>> {
+  const key = `${Object.keys(process.env).length}\0${process.env.PATH ?? ''}`;
+  if (inherited?.key !== key) {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    inherited = { key, env };
+  }
+  return inherited.env;
+}
+
 /** The environment a process gets: procmgr's own merged with `env`, or `env` alone. */
 export function processEnv(spec: Pick<ProcessSpec, 'env' | 'inheritEnv'>): Record<string, string> {
-  if (!spec.inheritEnv) return { ...spec.env };
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
-  return Object.assign(base, spec.env);
+  return spec.inheritEnv ? { ...inheritedEnv(), ...spec.env } : { ...spec.env };
 }
+
+// Resolved executables by (cwd, PATH, command). A hit skips the PATH walk (up to one stat per
+// entry, most failing); a file that disappears later fails the spawn with ENOENT, which evicts it.
+const resolved = new Map<string, string>();
+const RESOLVED_MAX = 1_000;
 
 async function isDirectory(path: string): Promise<boolean | undefined> {
   try {
@@ -55,6 +71,16 @@ async function checkExecutable(path: string): Promise<'ok' | 'missing' | 'notFil
 
 /** Finds `command` the way execvp would: a path with a slash as is (against cwd), else each PATH entry. */
 async function findExecutable(command: string, cwd: string | undefined, pathVar: string | undefined): Promise<string> {
+  const key = `${cwd ?? ''}\0${pathVar ?? ''}\0${command}`;
+  const hit = resolved.get(key);
+  if (hit !== undefined) return hit;
+  const file = await lookUp(command, cwd, pathVar);
+  if (resolved.size >= RESOLVED_MAX) resolved.clear();
+  resolved.set(key, file);
+  return file;
+}
+
+async function lookUp(command: string, cwd: string | undefined, pathVar: string | undefined): Promise<string> {
   if (command.includes('/')) {
     const file = isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command);
     const verdict = await checkExecutable(file);
@@ -91,6 +117,7 @@ export async function prepareSpawn(spec: ProcessSpec): Promise<SpawnPlan> {
 }
 
 function spawnFailure(err: NodeJS.ErrnoException, plan: SpawnPlan): SpawnError {
+  for (const [key, file] of resolved) if (file === plan.file) resolved.delete(key);
   switch (err.code) {
     case 'ENOENT':
       return new SpawnError('EXECUTABLE_NOT_FOUND', `command: ${plan.file} could not be executed: ${err.message}`, { cause: err });

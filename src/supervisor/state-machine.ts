@@ -19,8 +19,8 @@ const TRANSITIONS: Readonly<Record<RuntimeState, readonly RuntimeState[]>> = {
   Running: ['Stopping', 'Backoff', 'Failed', 'Stopped'],
   Stopping: ['Stopped', 'Backoff', 'Failed', 'Disabled'],
   Failed: ['Starting', 'Backoff', 'Stopped', 'Disabled', 'Running'],
-  Backoff: ['Starting', 'Stopped', 'Failed', 'Disabled'],
-  Disabled: ['Starting', 'Stopped'],
+  Backoff: ['Starting', 'Running', 'Stopped', 'Failed', 'Disabled'],
+  Disabled: ['Starting', 'Running', 'Stopped', 'Backoff', 'Failed'],
 };
 
 /** One recorded transition. */

@@ -6,7 +6,8 @@ import type { LogLine } from './logs/index.js';
 import { ProcessRuntime } from './runtime.js';
 import { statusOf, type RuntimeStatus } from './status.js';
 import { StateStore, configHash } from './state-store.js';
-import { recover, syncManaged, syncUnmanaged, terminate } from './sync.js';
+import { recover, switchKind, syncManaged, syncUnmanaged, terminate } from './sync.js';
+import { CircuitBreaker } from './restart-policy.js';
 
 /** Options of `new Supervisor`. Every field has a default. */
 export interface SupervisorOptions {
@@ -35,6 +36,8 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
   readonly #store: StateStore | undefined;
   readonly #options: SupervisorOptions;
   #requeue: (id: string) => void = () => undefined;
+  // Configs are immutable (the engine keeps them as given), so one parse per config object is enough.
+  readonly #parsed = new WeakMap<object, ProcessSpec>();
 
   constructor(options: SupervisorOptions = {}) {
     this.#options = options;
@@ -51,10 +54,19 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
   /** The engine's grace period for a config: its `stopGracePeriod` (undefined when the config is invalid). */
   gracePeriodFor(config: ProcessSpecInput): number | undefined {
     try {
-      return parseProcessSpec(config).stopGracePeriod;
+      return this.parse(config).stopGracePeriod;
     } catch {
       return undefined;
     }
+  }
+
+  private parse(config: ProcessSpecInput): ProcessSpec {
+    const isObject = typeof config === 'object' && config !== null;
+    const hit = isObject ? this.#parsed.get(config) : undefined;
+    if (hit) return hit;
+    const spec = parseProcessSpec(config);
+    if (isObject) this.#parsed.set(config, spec);
+    return spec;
   }
 
   private runtime(id: string): ProcessRuntime {
@@ -88,7 +100,7 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     const rt = this.runtime(ctx.id);
     let spec: ProcessSpec;
     try {
-      spec = parseProcessSpec(ctx.config);
+      spec = this.parse(ctx.config);
     } catch (err) {
       rt.lastError = err as ConfigError;
       if (!rt.running && rt.sm.state !== 'Failed') rt.setState('Failed', (err as Error).message);
@@ -97,7 +109,8 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     }
     const hash = configHash(spec);
     try {
-      if (!rt.recovered) await recover(rt, spec, hash);
+      if (!rt.recovered) await recover(rt, spec, hash, ctx.signal);
+      if (rt.spec && rt.spec.kind !== spec.kind) await switchKind(rt, ctx.signal);
       return await (spec.kind === 'managed' ? syncManaged(rt, spec, hash, ctx.signal) : syncUnmanaged(rt, spec, hash, ctx.signal));
     } catch (err) {
       rt.lastError = err instanceof Error ? err : new Error(String(err));
@@ -164,6 +177,8 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     rt.done = false;
     rt.nextStartAt = undefined;
     rt.failures = 0;
+    // An operator's start overrides an open breaker: it gets a fresh one.
+    if (rt.spec) rt.breaker = new CircuitBreaker(rt.spec.restart.breaker);
     await rt.persist();
     this.#requeue(id);
   }

@@ -13,16 +13,19 @@ import { configHash } from './state-store.js';
  * spec, act. Called by the supervisor only, one call per id at a time.
  */
 
+/** An explicit stop: stop the run (an unmanaged process too: it was asked for) and stay Disabled. */
+async function disable(rt: ProcessRuntime, spec: ProcessSpec, signal: AbortSignal): Promise<SyncResult> {
+  if (rt.running) await rt.stopRun('stopped on request', { graceMs: spec.stopGracePeriod, signal });
+  rt.handle = undefined;
+  rt.setState('Disabled', 'stopped on request');
+  return {};
+}
+
 /** Makes a managed process match `spec`; returns the engine's next-sync hint. */
 export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: string, signal: AbortSignal): Promise<SyncResult> {
-  const now = rt.deps.clock.now();
+  let now = rt.deps.clock.now();
   rt.noteExit();
-  if (rt.disabled) {
-    if (rt.running) await rt.stopRun('stopped on request', { graceMs: spec.stopGracePeriod, signal });
-    rt.handle = undefined;
-    rt.setState('Disabled', 'stopped on request');
-    return {};
-  }
+  if (rt.disabled) return disable(rt, spec, signal);
   if (rt.running) {
     const old = rt.spec ?? spec;
     if (rt.hash !== hash || rt.restartRequested) {
@@ -34,7 +37,7 @@ export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: s
       rt.nextStartAt = undefined;
       rt.adopt(spec, hash);
       rt.setState('Stopped', why);
-      return startNow(rt, spec, why);
+      return startNow(rt, spec, why, signal);
     }
     if (rt.endRequest) {
       const { reason, kill } = rt.endRequest;
@@ -45,17 +48,20 @@ export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: s
   rt.adopt(spec, hash);
   rt.restartRequested = false;
   if (rt.done) return { terminal: true };
+  now = rt.deps.clock.now(); // a stop above took time
   const at = Math.max(rt.nextStartAt ?? now, rt.breaker?.allowedAt(now) ?? now);
   if (at > now) {
     if (rt.sm.state !== 'Backoff') rt.setState('Backoff', 'waiting for the circuit breaker');
     return { requeueAfterMs: at - now };
   }
   if (rt.breaker?.state(now) === 'halfOpen') rt.emitBreaker(now);
-  return startNow(rt, spec, rt.handle ? 'restart' : 'create');
+  return startNow(rt, spec, rt.hadRun ? 'restart' : 'create', signal);
 }
 
-async function startNow(rt: ProcessRuntime, spec: ProcessSpec, reason: string): Promise<SyncResult> {
-  if (rt.handle) rt.restarts++;
+async function startNow(rt: ProcessRuntime, spec: ProcessSpec, reason: string, signal: AbortSignal): Promise<SyncResult> {
+  // A call the engine gave up on (or a process it finished) must not spawn anything any more.
+  signal.throwIfAborted();
+  if (rt.finished) return {};
   await rt.start(spec, reason);
   return rt.runningResult();
 }
@@ -76,12 +82,7 @@ async function readPid(spec: ProcessSpec): Promise<number> {
 
 /** Attaches to (or keeps watching) an unmanaged process. It is never spawned and, here, never signalled. */
 export async function syncUnmanaged(rt: ProcessRuntime, spec: ProcessSpec, hash: string, signal: AbortSignal): Promise<SyncResult> {
-  if (rt.disabled) {
-    if (rt.running) await rt.stopRun('stopped on request', { graceMs: spec.stopGracePeriod, signal });
-    rt.handle = undefined;
-    rt.setState('Disabled', 'stopped on request');
-    return {};
-  }
+  if (rt.disabled) return disable(rt, spec, signal);
   rt.adopt(spec, hash);
   const pid = await readPid(spec);
   if (rt.running && rt.handle?.pid === pid) return {};
@@ -107,11 +108,14 @@ export async function syncUnmanaged(rt: ProcessRuntime, spec: ProcessSpec, hash:
  * process only when pid, start time and config hash all match; a live process of ours with another
  * config is stopped (its spec is stale); a reused pid is left alone. Stale files are removed.
  */
-export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: string): Promise<void> {
+export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: string, signal: AbortSignal): Promise<void> {
   const store = rt.deps.store;
-  rt.recovered = true;
-  if (!store) return;
+  if (!store) {
+    rt.recovered = true;
+    return;
+  }
   const rec = await store.read(rt.id);
+  rt.recovered = true; // from here on, anything that fails is retried as a normal sync
   if (!rec) return;
   rt.restarts = rec.restarts ?? 0;
   if (rec.disabled && spec.restart.policy === 'unless-stopped') rt.disabled = true;
@@ -131,7 +135,10 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
     rt.deps.logger.warn({ process: rt.id, pid: rec.pid }, 'found our process from before a restart with another config: stopping it');
     const old = adoptProcess({ pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: stat.pgrp === rec.pid, startedAt: rt.deps.clock.now(), pollMs: rt.deps.adoptPollMs }, rt.deps.clock);
     try {
-      await stopProcess(old, { signal: spec.stopSignal, graceMs: spec.stopGracePeriod, clock: rt.deps.clock });
+      // Not recovered until it is gone: a failed or aborted stop is retried by the next sync.
+      rt.recovered = false;
+      await stopProcess(old, { signal: spec.stopSignal, graceMs: spec.stopGracePeriod, clock: rt.deps.clock, abort: signal });
+      rt.recovered = true;
     } finally {
       old.dispose();
     }
@@ -157,3 +164,16 @@ export async function terminate(rt: ProcessRuntime, graceMs: number, signal: Abo
 }
 
 export { configHash };
+
+/**
+ * The spec changed kind. An unmanaged process was never ours to signal: it is only detached.
+ * A managed one is ours: it is stopped, so nothing runs untracked.
+ */
+export async function switchKind(rt: ProcessRuntime, signal: AbortSignal): Promise<void> {
+  if (rt.running && rt.spec?.kind === 'managed') await rt.stopRun('kind changed', { graceMs: rt.spec.stopGracePeriod, signal });
+  rt.handle?.dispose();
+  await rt.endWatchers();
+  rt.handle = undefined;
+  rt.done = false;
+  if (rt.sm.state !== 'Stopped' && rt.sm.state !== 'Disabled') rt.setState('Stopped', 'kind changed');
+}

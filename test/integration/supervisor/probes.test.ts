@@ -23,7 +23,7 @@ const fast = { interval: '100ms', timeout: '1s', failureThreshold: 2 };
 async function healthService(extraEnv: Record<string, string>, probes: ProcessSpecInput['probes']): Promise<ProcessSpecInput> {
   const port = await closedPort();
   return {
-    command: NODE, args: [fixture('health-server.mjs')], env: { PORT: String(port), ...extraEnv },
+    command: NODE, args: [fixture('health-server.mjs')], env: { PORT: String(port), ...extraEnv }, stopGracePeriod: '2s',
     restart: { delay: '10ms', breaker: { maxFailures: 0 } },
     probes: JSON.parse(JSON.stringify(probes).replaceAll('"$PORT"', String(port))) as ProcessSpecInput['probes'],
   };
