@@ -64,6 +64,24 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
     }
   });
 
+  it('an adopted process with a startup probe goes Starting → Running and can be stopped', async () => {
+    h = supervised();
+    const stateDir = h.dir();
+    const probed: ProcessSpecInput = { ...sleeper, probes: { startup: { exec: { command: 'true' }, interval: '50ms' } } };
+    const before = await supervisorProcess(stateDir, { a: probed });
+    await killSupervisor();
+    const next = supervised({ supervisor: { stateDir } });
+    try {
+      next.create('a', probed);
+      expect(await next.running('a')).toBe(before.get('a'));
+      expect(next.of('state', 'a').map((e) => e.to)).toEqual(['Starting', 'Running']);
+      await next.manager.terminate('a');
+      expect(isAlive(before.get('a')!)).toBe(false);
+    } finally {
+      await next.close();
+    }
+  });
+
   it('refuses a changed config hash: the old process is stopped and a new one started', async () => {
     h = supervised();
     const stateDir = h.dir();

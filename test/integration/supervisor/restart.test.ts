@@ -70,6 +70,17 @@ describe('restart policies with real crashing processes', () => {
     expect(h.supervisor.status('flaky')?.failures).toBe(0);
   });
 
+  it('an operator start overrides an open breaker', async () => {
+    h = supervised();
+    h.create('looper', { command: 'sh', args: ['-c', 'exit 1'], restart: { delay: '10ms', breaker: { maxFailures: 2, window: '1m', cooldown: '1h' } } });
+    await waitFor('open', () => h.supervisor.status('looper')?.breaker?.state === 'open');
+    await h.supervisor.stop('looper');
+    await waitFor('Disabled', () => h.state('looper') === 'Disabled');
+    const starts = h.of('started', 'looper').length;
+    await h.supervisor.start('looper');
+    await waitFor('started again', () => h.of('started', 'looper').length > starts);
+  });
+
   it('an explicit stop is Disabled; unless-stopped remembers it across supervisors, always does not', async () => {
     h = supervised();
     const stateDir = h.dir();

@@ -81,6 +81,19 @@ describe('unmanaged processes', () => {
     await waitFor('attached to the new pid', () => h.pid('ext') === second.pid && h.state('ext') === 'Running');
   });
 
+  it('switching kind never signals the unmanaged process and never leaves our child running', async () => {
+    h = supervised();
+    const svc = service();
+    h.create('x', { kind: 'unmanaged', pid: svc.pid! });
+    await h.running('x');
+    h.manager.updateProcess({ id: 'x', type: 'update', config: { command: 'sleep', args: ['1000'] } });
+    const ours = await waitFor('our own child', () => (h.pid('x') !== svc.pid && h.state('x') === 'Running' ? h.pid('x') : undefined));
+    expect(isAlive(svc.pid!)).toBe(true);
+    h.manager.updateProcess({ id: 'x', type: 'update', config: { kind: 'unmanaged', pid: svc.pid! } });
+    await waitFor('attached again', () => h.pid('x') === svc.pid);
+    expect(isAlive(ours!)).toBe(false);
+  });
+
   it('an explicit stop does signal it', async () => {
     h = supervised();
     const svc = service();
