@@ -91,7 +91,7 @@ describe('unmanaged processes', () => {
     expect(isAlive(svc.pid!)).toBe(true);
     h.manager.updateProcess({ id: 'x', type: 'update', config: { kind: 'unmanaged', pid: svc.pid! } });
     await waitFor('attached again', () => h.pid('x') === svc.pid);
-    expect(isAlive(ours!)).toBe(false);
+    expect(isAlive(ours)).toBe(false);
   });
 
   it('an explicit stop does signal it', async () => {
