@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -43,4 +44,17 @@ export function reapLeaks(mark = testMark()): number[] {
     }
   }
   return pids;
+}
+
+/** SIGKILLs the process group of each child (spawned with `detached: true`) and waits for its exit. */
+export async function killChildGroups(children: ChildProcess[]): Promise<void> {
+  for (const child of children.splice(0)) {
+    const gone = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-(child.pid ?? 0), 'SIGKILL');
+    } catch {
+      // group already gone
+    }
+    await gone;
+  }
 }

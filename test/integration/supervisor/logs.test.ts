@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { killChildGroups } from '../../helpers/leaks.js';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,15 +31,7 @@ function spec(over: Partial<LoggingSpec> = {}): LoggingSpec {
 }
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    const gone = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
-    try {
-      process.kill(-(child.pid ?? 0), 'SIGKILL');
-    } catch {
-      // group already gone
-    }
-    await gone;
-  }
+  await killChildGroups(children);
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 

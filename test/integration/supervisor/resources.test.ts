@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { killChildGroups } from '../../helpers/leaks.js';
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ResourcesSpec } from '../../../src/config/index.js';
@@ -64,15 +65,7 @@ function monitor(pid: number, spec: Partial<ResourcesSpec>) {
 
 afterEach(async () => {
   for (const m of monitors.splice(0)) m.stop();
-  for (const child of children.splice(0)) {
-    const gone = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
-    try {
-      process.kill(-(child.pid ?? 0), 'SIGKILL');
-    } catch {
-      // group already gone
-    }
-    await gone;
-  }
+  await killChildGroups(children);
 });
 
 describe('resource sampling with real processes', () => {

@@ -4,19 +4,8 @@ import type { LoggingSpec } from '../../../src/config/index.js';
 import { LineSplitter, LogCapture, RingBuffer } from '../../../src/supervisor/logs/index.js';
 import type { LogLine } from '../../../src/supervisor/logs/index.js';
 import { FakeClock, InvalidArgumentError, flushMicrotasks } from '../../../src/util/index.js';
-import type { Logger } from '../../../src/util/index.js';
+import { recordingLogger, type LogRecord } from '../../helpers/recording-logger.js';
 
-interface LogRecord {
-  level: string;
-  obj: { [k: string]: unknown };
-  msg: string | undefined;
-}
-
-function recordingLogger(records: LogRecord[]): Logger {
-  const at = (level: string) => (obj: { [k: string]: unknown }, msg?: string) => void records.push({ level, obj, msg });
-  const logger: Logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger;
-}
 
 /** Feeds `chunks` and the final flush; returns every line. */
 function split(chunks: (string | Buffer)[], maxLineBytes?: number): string[] {

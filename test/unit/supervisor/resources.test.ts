@@ -3,19 +3,8 @@ import type { ResourcesSpec } from '../../../src/config/index.js';
 import { ResourceMonitor } from '../../../src/supervisor/resources.js';
 import type { CpuMark, GroupSample, GroupSampler, ResourceBreach, ResourceUsage } from '../../../src/supervisor/resources.js';
 import { FakeClock, IllegalStateError } from '../../../src/util/index.js';
-import type { Logger } from '../../../src/util/index.js';
+import { recordingLogger, type LogRecord } from '../../helpers/recording-logger.js';
 
-interface LogRecord {
-  level: string;
-  obj: { [k: string]: unknown };
-  msg: string | undefined;
-}
-
-function recordingLogger(records: LogRecord[]): Logger {
-  const at = (level: string) => (obj: { [k: string]: unknown }, msg?: string) => void records.push({ level, obj, msg });
-  const logger: Logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger;
-}
 
 type Step = Partial<Omit<GroupSample, 'at'>> | Error | 'gone';
 
