@@ -6,7 +6,8 @@ import { adoptProcess, ownChild, type ExitInfo, type ProcessHandle } from './han
 import { LogCapture, type LogLine } from './logs/index.js';
 import type { ProbeEvent } from './probes/index.js';
 import type { ResourceBreach } from './resources.js';
-import { CircuitBreaker, isFailure, restartDelayMs, shouldRestart, type RunEnd } from './restart-policy.js';
+import { applyPolicy } from './after-exit.js';
+import { CircuitBreaker } from './restart-policy.js';
 import { killLeftovers, stopProcess } from './signals.js';
 import { prepareSpawn, spawnPlan } from './spawn.js';
 import { StateMachine, type RuntimeState } from './state-machine.js';
@@ -184,7 +185,7 @@ export class ProcessRuntime {
     killLeftovers(h);
     const reason = this.endRequest?.reason;
     this.recordExit(reason);
-    this.applyPolicy(reason);
+    applyPolicy(this, reason);
   }
 
   /** Records how the run ended (once per run): last exit, event, log, healthy-run credit. */
@@ -200,38 +201,6 @@ export class ProcessRuntime {
     this.deps.emit({ type: 'exited', id: this.id, pid: h.pid, code: h.exit.code, signal: h.exit.signal, reason, ranForMs });
     this.deps.logger.info({ process: this.id, pid: h.pid, code: h.exit.code, signal: h.exit.signal, reason, ranForMs }, 'exited');
     if (ranForMs >= this.spec.restart.resetAfter) this.markHealthy(h.exit.at);
-  }
-
-  /**
-   * Decides what follows an exit that procmgr did not ask for (or a probe/limit restart):
-   * Backoff/Stopped with a restart time, or Stopped/Failed for good (`done`). The one place that
-   * applies the restart policy.
-   */
-  applyPolicy(reason: string | undefined): void {
-    const h = this.handle;
-    const spec = this.spec;
-    if (!h?.exit || !spec) return;
-    const now = this.deps.clock.now();
-    const end: RunEnd = { code: h.exit.code, signal: h.exit.signal, reason };
-    const failed = isFailure(end);
-    const how = reason ?? (h.exit.signal ? `killed by ${h.exit.signal}` : h.exit.code === null ? 'exited' : `exit code ${h.exit.code}`);
-    if (spec.kind === 'unmanaged' || !shouldRestart(spec.restart.policy, end)) {
-      this.done = spec.kind === 'managed';
-      this.setState(failed && spec.kind === 'managed' ? 'Failed' : 'Stopped', how);
-      return;
-    }
-    // A quick exit is a crash even with code 0: a service that keeps exiting is in a loop either way.
-    if (failed || h.exit.at - h.startedAt < spec.restart.resetAfter) {
-      this.failures++;
-      if (this.breaker?.failure(now)) this.emitBreaker(now);
-    }
-    const delayMs = restartDelayMs(spec.restart, this.failures);
-    this.nextStartAt = Math.max(now + delayMs, this.breaker?.allowedAt(now) ?? now);
-    const waitMs = this.nextStartAt - now;
-    if (waitMs > 0) {
-      this.setState('Backoff', `${how}; restarting in ${waitMs}ms`);
-      this.deps.emit({ type: 'backoff', id: this.id, delayMs: waitMs, failures: this.failures });
-    } else this.setState('Stopped', `${how}; restarting now`);
   }
 
   /** The run has been healthy for `resetAfter`: the delay starts over and a half-open breaker closes. */

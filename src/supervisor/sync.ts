@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ProcessSpec } from '../config/index.js';
 import type { SyncResult } from '../core/index.js';
+import { applyPolicy } from './after-exit.js';
 import { AttachError } from './errors.js';
 import { adoptProcess } from './handle.js';
 import { isLiveStat, readStat } from './proc.js';
@@ -42,7 +43,7 @@ export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: s
     if (rt.endRequest) {
       const { reason, kill } = rt.endRequest;
       await rt.stopRun(reason, { graceMs: spec.stopGracePeriod, kill, signal });
-      rt.applyPolicy(reason);
+      applyPolicy(rt, reason);
     } else return rt.runningResult();
   }
   rt.adopt(spec, hash);
