@@ -7,7 +7,6 @@ import { adoptProcess } from './handle.js';
 import { isLiveStat, readStat } from './proc.js';
 import type { ProcessRuntime } from './runtime.js';
 import { stopProcess } from './signals.js';
-import { configHash } from './state-store.js';
 
 /**
  * The decisions of one `syncProcess` call, kubelet style: look at what runs, compare it with the
@@ -164,7 +163,6 @@ export async function terminate(rt: ProcessRuntime, graceMs: number, signal: Abo
   else await rt.deps.store?.remove(rt.id);
 }
 
-export { configHash };
 
 /**
  * The spec changed kind. An unmanaged process was never ours to signal: it is only detached.
