@@ -1,6 +1,6 @@
 import { parseProcessSpec, type ConfigError, type ProcessSpec, type ProcessSpecInput } from '../config/index.js';
 import type { ProcessSyncer, SyncContext, SyncResult, TerminatingContext } from '../core/index.js';
-import { InvalidArgumentError, realClock, silentLogger, type Clock, type Logger } from '../util/index.js';
+import { NotFoundError, realClock, silentLogger, type Clock, type Logger } from '../util/index.js';
 import type { SupervisorEvent } from './events.js';
 import type { LogLine } from './logs/index.js';
 import { ProcessRuntime } from './runtime.js';
@@ -193,7 +193,7 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
 
   private known(id: string): ProcessRuntime {
     const rt = this.#runtimes.get(id);
-    if (!rt) throw new InvalidArgumentError(`no process "${id}"`, { id });
+    if (!rt) throw new NotFoundError(`no process "${id}"`, { id });
     return rt;
   }
 }

@@ -34,6 +34,13 @@ export class InvalidArgumentError extends ProcmgrError<'INVALID_ARGUMENT'> {
   }
 }
 
+/** The id names no known process. Nothing changed. */
+export class NotFoundError extends ProcmgrError<'NOT_FOUND'> {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('NOT_FOUND', message, { details });
+  }
+}
+
 /** The call is not allowed in the current state (for example after shutdown). Nothing changed. */
 export class IllegalStateError extends ProcmgrError<'ILLEGAL_STATE'> {
   constructor(message: string, details?: Record<string, unknown>) {

@@ -1,0 +1,47 @@
+import type { Phase } from '../core/index.js';
+import type { LogLine, RuntimeStatus } from '../supervisor/index.js';
+
+/**
+ * What the HTTP API needs from whoever owns the processes (the daemon implements it). The API
+ * knows nothing of the manager, the supervisor or the config file: it parses HTTP, validates the
+ * envelope and maps errors; meaning is the backend's.
+ */
+export interface ApiBackend {
+  /** Every known process, sorted by id. */
+  list(): ProcessInfo[];
+  get(id: string): ProcessInfo | undefined;
+  /**
+   * Replaces the desired set with `processes` (the `processes` list of the config file, unvalidated).
+   * Throws `ConfigError` (code INVALID_CONFIG) naming every bad path; nothing changes then.
+   */
+  apply(processes: unknown): Promise<ApplyResult>;
+  /** Throw `NotFoundError` for an unknown id. */
+  restart(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+  start(id: string): Promise<void>;
+  logs(id: string, opts: { readonly tail?: number }): LogLine[];
+  /** Calls `fn` for every new line until the returned function is called. */
+  followLogs(id: string, fn: (line: LogLine) => void): () => void;
+  /** Liveness of procmgr itself (engine not failed, config source making progress). */
+  health(): HealthInfo;
+}
+
+/** One process as the API shows it: the engine's phase next to the supervisor's runtime status. */
+export interface ProcessInfo extends RuntimeStatus {
+  readonly phase: Phase;
+  /** ms since the current run started (undefined when not running). */
+  readonly uptimeMs: number | undefined;
+}
+
+export interface ApplyResult {
+  readonly created: readonly string[];
+  readonly updated: readonly string[];
+  readonly removed: readonly string[];
+  readonly unchanged: readonly string[];
+}
+
+export interface HealthInfo {
+  readonly ok: boolean;
+  /** Free-form details for `/healthz` (engine state, last reload, last error). */
+  readonly details: Readonly<Record<string, unknown>>;
+}
