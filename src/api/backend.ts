@@ -1,4 +1,4 @@
-import type { Phase } from '../core/index.js';
+import type { HealthReport, Phase } from '../core/index.js';
 import type { LogLine, RuntimeStatus } from '../supervisor/index.js';
 
 /**
@@ -24,6 +24,8 @@ export interface ApiBackend {
   followLogs(id: string, fn: (line: LogLine) => void): () => void;
   /** Liveness of procmgr itself (engine not failed, config source making progress). */
   health(): HealthInfo;
+  /** The engine's work-queue depth and counts, for metrics. */
+  engine(): HealthReport;
 }
 
 /** One process as the API shows it: the engine's phase next to the supervisor's runtime status. */
@@ -31,6 +33,8 @@ export interface ProcessInfo extends RuntimeStatus {
   readonly phase: Phase;
   /** ms since the current run started (undefined when not running). */
   readonly uptimeMs: number | undefined;
+  /** The spec has a readiness probe (so `/readyz` waits for `ready`). */
+  readonly readinessProbe: boolean;
 }
 
 export interface ApplyResult {
