@@ -4,10 +4,11 @@
  *
  * Assumptions, documented because `getconf` is unreliable where procmgr runs: clock ticks per
  * second (USER_HZ) are 100 and the page size is 4096 bytes; both hold for every mainstream
- * Linux architecture's user ABI. Descendants are found by scanning /proc/<pid>/stat, since
- * /proc/<pid>/task/<tid>/children is not built into every kernel.
+ * Linux architecture's user ABI. Descendants are found through /proc/<pid>/task/<tid>/children
+ * where the kernel has it (CONFIG_PROC_CHILDREN, on in mainstream distributions' kernels), which
+ * reads only the tree itself; elsewhere by scanning every /proc/<pid>/stat.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /** Clock ticks per second of the times in /proc/<pid>/stat (USER_HZ). */
@@ -137,6 +138,57 @@ export function descendantsOf(pid: number, stats: readonly ProcStat[] = listStat
       found.push(child);
       queue.push(child.pid);
     }
+  }
+  return found;
+}
+
+let childrenFiles: boolean | undefined;
+
+/** Whether this kernel has /proc/<pid>/task/<tid>/children. */
+export function hasChildrenFiles(): boolean {
+  childrenFiles ??= existsSync(`/proc/self/task/${process.pid}/children`);
+  return childrenFiles;
+}
+
+/** Direct children of `pid` (forked by any of its threads); empty when it is gone. Needs `hasChildrenFiles()`. */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch (err) {
+    if (isGone(err)) return out;
+    throw err;
+  }
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+    } catch (err) {
+      if (isGone(err)) continue; // the thread ended meanwhile
+      throw err;
+    }
+    for (const part of text.split(' ')) if (part !== '' && part !== '\n') out.push(Number(part));
+  }
+  return out;
+}
+
+/**
+ * Live descendants of `pid`, reading only its own tree when the kernel allows (stopping a process
+ * without children costs two small reads instead of a scan of every process on the machine).
+ */
+export function liveDescendants(pid: number): ProcStat[] {
+  if (!hasChildrenFiles()) return descendantsOf(pid).filter((s) => isLiveStat(s));
+  const found: ProcStat[] = [];
+  const seen = new Set<number>([pid]);
+  const queue = childPids(pid);
+  for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    const stat = readStat(next);
+    if (!isLiveStat(stat)) continue;
+    found.push(stat);
+    queue.push(...childPids(next));
   }
   return found;
 }

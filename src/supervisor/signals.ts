@@ -2,7 +2,7 @@ import type { Clock } from '../util/index.js';
 import { sleep } from '../util/index.js';
 import { StopError } from './errors.js';
 import type { ProcessHandle } from './handle.js';
-import { descendantsOf, groupMembers, isLiveStat, listStats, readStat, type ProcStat } from './proc.js';
+import { descendantsOf, groupMembers, isLiveStat, listStats, liveDescendants, readStat, type ProcStat } from './proc.js';
 
 /**
  * Signals and stops. The one rule: never signal a pid that is not ours any more. A group id
@@ -11,11 +11,17 @@ import { descendantsOf, groupMembers, isLiveStat, listStats, readStat, type Proc
  */
 
 function send(target: number, signal: NodeJS.Signals | 0): boolean {
+  // A failed kill is an expected answer here (every stop ends with one), not an error worth a
+  // stack trace: capturing one costs more than the syscall.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     process.kill(target, signal);
     return true;
   } catch {
     return false; // ESRCH: nobody left; EPERM: not ours to signal
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
@@ -40,9 +46,9 @@ let pending: FirstSignal[] = [];
 
 /**
  * Sends the first signal of a stop and returns the descendants that left the group (setsid).
- * Stops requested in one turn of the event loop share one /proc scan, taken before any of them is
- * signalled (later, a dying parent would orphan its escaped child and hide it), and their group
- * signals go out in one tight loop, as a bare kill loop's would: stopping 200 costs one scan.
+ * Stops requested in one turn of the event loop are batched: every tree is read before any of
+ * them is signalled (later, a dying parent would orphan its escaped child and hide it), and the
+ * group signals go out in one tight loop, as a bare kill loop's would.
  */
 function firstSignal(h: ProcessHandle, signal: NodeJS.Signals): Promise<ProcStat[]> {
   return new Promise((resolve) => {
@@ -53,13 +59,13 @@ function firstSignal(h: ProcessHandle, signal: NodeJS.Signals): Promise<ProcStat
 function flushFirstSignals(): void {
   const batch = pending;
   pending = [];
-  const stats = listStats();
+  const escapees = batch.map(({ h }) => (h.pgid === undefined ? [] : liveDescendants(h.pid).filter((s) => s.pgrp !== h.pgid)));
   for (const p of batch) signalProcess(p.h, p.signal);
-  for (const p of batch) {
-    const escaped = p.h.pgid === undefined ? [] : membersOf(p.h, stats).filter((s) => s.pgrp !== p.h.pgid);
+  batch.forEach((p, i) => {
+    const escaped = escapees[i] ?? [];
     for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, p.signal);
     p.resolve(escaped);
-  }
+  });
 }
 
 /** Live processes that belong to the handle: group members, plus descendants that left the group (setsid). */

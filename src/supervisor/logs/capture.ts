@@ -73,18 +73,29 @@ export class LogCapture {
    * Captures `stream` line by line. Resolves (never rejects) once it has ended, closed or failed
    * and its partial last line is captured; the supervisor awaits it before reporting the exit.
    */
-  async attach(stream: Readable, name: StreamName): Promise<void> {
+  attach(stream: Readable, name: StreamName): Promise<void> {
     const splitter = new LineSplitter(this.opts.maxLineBytes === undefined ? {} : { maxLineBytes: this.opts.maxLineBytes });
-    try {
-      for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    // Listeners rather than `for await`: the async iterator costs a promise per chunk and more at
+    // the end, which adds up when hundreds of processes stop at once.
+    return new Promise((resolve) => {
+      let done = false;
+      const onData = (chunk: Buffer | string): void => {
         for (const line of splitter.push(chunk)) this.emit(name, line);
-      }
-    } catch (err) {
-      // A broken pipe ends the capture of this stream, not the process; what was read is kept.
-      this.opts.logger.warn({ process: this.opts.id, stream: name, err: describe(err) }, 'output stream failed');
-    } finally {
-      for (const line of splitter.flush()) this.emit(name, line);
-    }
+      };
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        stream.off('data', onData).off('end', finish).off('close', finish).off('error', onError);
+        for (const line of splitter.flush()) this.emit(name, line);
+        resolve();
+      };
+      const onError = (err: unknown): void => {
+        // A broken pipe ends the capture of this stream, not the process; what was read is kept.
+        this.opts.logger.warn({ process: this.opts.id, stream: name, err: describe(err) }, 'output stream failed');
+        finish();
+      };
+      stream.on('data', onData).once('end', finish).once('close', finish).once('error', onError);
+    });
   }
 
   /** Calls `fn` with every line captured from now on; returns the unsubscribe function. */
