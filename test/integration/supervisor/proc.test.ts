@@ -8,8 +8,11 @@ import {
   countOpenFiles,
   descendantsOf,
   groupMembers,
+  childPids,
+  hasChildrenFiles,
   isAlive,
   listStats,
+  liveDescendants,
   parseStat,
   readRssBytes,
   readStat,
@@ -96,6 +99,21 @@ describe('/proc primitives', () => {
     // From our own pid the tree reaches the grandchildren too.
     expect(descendantsOf(process.pid).map((s) => s.pid)).toEqual(expect.arrayContaining(kids.map((k) => k.pid)));
     expect(descendantsOf(kids[0]?.pid ?? 0)).toEqual([]);
+  });
+
+  it('walks the own tree (children files) to the same answer as the full scan, setsid escapees included', async () => {
+    expect(hasChildrenFiles()).toBe(true); // mainstream kernels; the scan is only the fallback
+    const sh = start('sh', ['-c', 'sleep 30 & setsid sleep 31 & (sleep 32 & wait) & wait']);
+    const walked = await until(() => {
+      const d = liveDescendants(sh.pid).filter((s) => s.comm === 'sleep');
+      return d.length === 3 && d;
+    });
+    const scanned = descendantsOf(sh.pid).filter((s) => s.comm === 'sleep');
+    for (const s of walked) if (s.pgrp !== sh.pid) process.kill(s.pid, 'SIGKILL'); // the group kill of afterEach misses it
+    expect(walked.map((s) => s.pid).sort()).toEqual(scanned.map((s) => s.pid).sort());
+    expect(walked.filter((s) => s.pgrp !== sh.pid)).toHaveLength(1); // the setsid one
+    expect(childPids(sh.pid).length).toBeGreaterThanOrEqual(3);
+    expect(childPids(2 ** 22 + 1)).toEqual([]); // no such pid
   });
 
   it('treats a zombie and a reaped process as not alive', async () => {
