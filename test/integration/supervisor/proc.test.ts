@@ -108,12 +108,15 @@ describe('/proc primitives', () => {
       const d = liveDescendants(sh.pid).filter((s) => s.comm === 'sleep');
       return d.length === 3 && d;
     });
-    const scanned = descendantsOf(sh.pid).filter((s) => s.comm === 'sleep');
-    for (const s of walked) if (s.pgrp !== sh.pid) process.kill(s.pid, 'SIGKILL'); // the group kill of afterEach misses it
-    expect(walked.map((s) => s.pid).sort()).toEqual(scanned.map((s) => s.pid).sort());
-    expect(walked.filter((s) => s.pgrp !== sh.pid)).toHaveLength(1); // the setsid one
-    expect(childPids(sh.pid).length).toBeGreaterThanOrEqual(3);
-    expect(childPids(2 ** 22 + 1)).toEqual([]); // no such pid
+    try {
+      const scanned = descendantsOf(sh.pid).filter((s) => s.comm === 'sleep');
+      expect(walked.map((s) => s.pid).sort()).toEqual(scanned.map((s) => s.pid).sort());
+      expect(walked.filter((s) => s.pgrp !== sh.pid)).toHaveLength(1); // the setsid one
+      expect(childPids(sh.pid).length).toBeGreaterThanOrEqual(3);
+      expect(childPids(2 ** 22 + 1)).toEqual([]); // no such pid
+    } finally {
+      for (const s of walked) if (s.pgrp !== sh.pid) process.kill(s.pid, 'SIGKILL'); // the group kill of afterEach misses it
+    }
   });
 
   it('treats a zombie and a reaped process as not alive', async () => {
