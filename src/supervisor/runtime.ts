@@ -8,7 +8,7 @@ import type { ProbeEvent } from './probes/index.js';
 import type { ResourceBreach } from './resources.js';
 import { applyPolicy } from './after-exit.js';
 import { CircuitBreaker } from './restart-policy.js';
-import { killLeftovers, stopProcess } from './signals.js';
+import { killLeftovers, stopProcess, type StopProgress } from './signals.js';
 import { prepareSpawn, spawnPlan } from './spawn.js';
 import { StateMachine, type RuntimeState } from './state-machine.js';
 import type { StateStore } from './state-store.js';
@@ -64,6 +64,8 @@ export class ProcessRuntime {
   healthyRun = false;
   /** The exit of the current run is handled by whoever is stopping it. */
   stopping = false;
+  /** The stop of the current run, carried across aborted calls. */
+  private stopProgress: StopProgress = { signalledAt: undefined, escaped: [] };
   recovered = false;
   /** A run has been started (or adopted) before: the next start is a restart. */
   hadRun = false;
@@ -130,6 +132,7 @@ export class ProcessRuntime {
   begin(handle: ProcessHandle, spec: ProcessSpec): void {
     this.handle = handle;
     this.stopping = false;
+    this.stopProgress = { signalledAt: undefined, escaped: [] };
     this.healthyRun = false;
     this.endRequest = undefined;
     this.done = false;
@@ -251,6 +254,7 @@ export class ProcessRuntime {
       graceMs: opts.graceMs,
       clock: this.deps.clock,
       kill: opts.kill ?? false,
+      progress: this.stopProgress,
       ...(opts.signal ? { abort: opts.signal } : {}),
     });
     this.stopping = false;

@@ -105,6 +105,18 @@ async function waitGone(h: ProcessHandle, clock: Clock, signal: AbortSignal): Pr
   while (!groupGone(h)) await sleep(clock, 20, signal);
 }
 
+/**
+ * How far a stop of one run got. Kept by the caller across calls, so a stop whose call was
+ * aborted resumes where it was: no second stop signal, and the grace runs from the first one
+ * (otherwise a grace longer than the engine's call timeout would never reach SIGKILL).
+ */
+export interface StopProgress {
+  /** Clock time of the stop signal; undefined until it is sent. */
+  signalledAt: number | undefined;
+  /** Descendants that had left the group when the signal went out. */
+  escaped: ProcStat[];
+}
+
 /** Options of `stopProcess`. */
 export interface StopOptions {
   readonly signal: NodeJS.Signals;
@@ -116,22 +128,31 @@ export interface StopOptions {
   readonly abort?: AbortSignal;
   /** How long to wait after SIGKILL before giving up with `StopError`. Default 5 000 ms. */
   readonly killWaitMs?: number;
+  /** Pass the same object to every call for one run (see `StopProgress`). Default: a fresh one. */
+  readonly progress?: StopProgress;
 }
 
 /**
  * Stop signal to the group (and to descendants that left it) → wait up to the grace period →
  * SIGKILL to all of them → wait until none is left. Resolves with true when SIGKILL was needed.
- * Aborting `abort` during the grace period rejects with its reason and leaves the process to a later call.
+ * Aborting `abort` during the grace period rejects with its reason and leaves the process to a
+ * later call, which resumes the same stop when given the same `progress`.
  */
 export async function stopProcess(h: ProcessHandle, opts: StopOptions): Promise<boolean> {
-  const escaped = await firstSignal(h, opts.kill ? 'SIGKILL' : opts.signal);
+  const progress = opts.progress ?? { signalledAt: undefined, escaped: [] };
+  if (progress.signalledAt === undefined || opts.kill) {
+    progress.escaped = await firstSignal(h, opts.kill ? 'SIGKILL' : opts.signal);
+    progress.signalledAt ??= opts.clock.now();
+  }
+  const { escaped } = progress;
   const signalAll = (sig: NodeJS.Signals): void => {
     signalProcess(h, sig);
     for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, sig);
   };
   const escapedGone = (): boolean => escaped.every((s) => !isLiveStat(readStat(s.pid), s.startTimeTicks));
   if (!opts.kill) {
-    const grace = deadline(opts.clock, opts.graceMs, opts.abort);
+    const graceLeft = Math.max(0, progress.signalledAt + opts.graceMs - opts.clock.now());
+    const grace = deadline(opts.clock, graceLeft, opts.abort);
     try {
       await waitGone(h, opts.clock, grace.signal);
       while (!escapedGone()) await sleep(opts.clock, 20, grace.signal);
