@@ -20,5 +20,5 @@ export type SupervisorEvent =
   | { readonly type: 'probe'; readonly id: string; readonly probe: 'startup' | 'liveness' | 'readiness'; readonly result: 'passed' | 'failed'; readonly message: string }
   | { readonly type: 'resource'; readonly id: string; readonly resource: string; readonly value: number; readonly limit: number; readonly action: string }
   | { readonly type: 'reattached'; readonly id: string; readonly pid: number }
-  | { readonly type: 'reattachRefused'; readonly id: string; readonly pid: number; readonly reason: 'pidReused' | 'configChanged' | 'gone' }
+  | { readonly type: 'reattachRefused'; readonly id: string; readonly pid: number; readonly reason: 'pidReused' | 'configChanged' | 'gone' | 'removed' }
   | { readonly type: 'spawnFailed'; readonly id: string; readonly error: Error };

@@ -282,6 +282,9 @@ export class ProcessRuntime {
       startedAt: h?.startedAt,
       restarts: this.restarts,
       disabled: this.disabled || extra.disabled,
+      kind: this.spec?.kind,
+      stopSignal: this.spec?.stopSignal,
+      stopGracePeriodMs: this.spec?.stopGracePeriod,
     });
   }
 

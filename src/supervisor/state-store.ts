@@ -19,6 +19,10 @@ export interface ProcessRecordFile {
   readonly restarts?: number | undefined;
   /** An explicit stop, remembered across supervisor restarts for `unless-stopped`. */
   readonly disabled?: boolean | undefined;
+  /** How to stop it if its id is gone from the config when procmgr comes back (unmanaged: never). */
+  readonly kind?: 'managed' | 'unmanaged' | undefined;
+  readonly stopSignal?: NodeJS.Signals | undefined;
+  readonly stopGracePeriodMs?: number | undefined;
 }
 
 /** A stable hash of a parsed spec: keys sorted, so the same spec always hashes the same. */

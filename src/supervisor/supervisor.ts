@@ -8,6 +8,7 @@ import { statusOf, type RuntimeStatus } from './status.js';
 import { StateStore, configHash } from './state-store.js';
 import { recover, switchKind, syncManaged, syncUnmanaged, terminate } from './sync.js';
 import { CircuitBreaker } from './restart-policy.js';
+import { reconcileStateDir } from './orphans.js';
 
 /** Options of `new Supervisor`. Every field has a default. */
 export interface SupervisorOptions {
@@ -133,6 +134,17 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     if (!rt) return;
     await rt.logs?.close();
     rt.finished = true;
+  }
+
+  /**
+   * At startup, before the first process is declared: stops what a previous supervisor left
+   * running for ids not in `desired` and removes their state files (see `reconcileStateDir`).
+   * Resolves with the ids cleaned; without a state dir there is nothing to do.
+   */
+  async reconcileStateDir(desired: Iterable<string>, signal?: AbortSignal): Promise<string[]> {
+    if (!this.#store) return [];
+    const deps = { clock: this.#clock, logger: this.#logger, emit: (e: SupervisorEvent) => this.emit(e), adoptPollMs: this.#options.adoptPollMs ?? 500 };
+    return reconcileStateDir(this.#store, new Set(desired), deps, signal);
   }
 
   /** Drops what is kept of a finished process (the daemon calls it when the engine removes the id). */

@@ -64,6 +64,26 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
     }
   });
 
+  it('reconcileStateDir stops what was left running for ids no longer wanted, and keeps the rest', async () => {
+    h = supervised();
+    const stateDir = h.dir();
+    const before = await supervisorProcess(stateDir, { kept: sleeper, removed: sleeper });
+    await killSupervisor();
+    const next = supervised({ supervisor: { stateDir } });
+    try {
+      expect(await next.supervisor.reconcileStateDir(['kept'])).toEqual(['removed']);
+      expect(isAlive(before.get('removed')!)).toBe(false);
+      expect(next.of('reattachRefused')).toMatchObject([{ id: 'removed', reason: 'removed' }]);
+      expect(isAlive(before.get('kept')!)).toBe(true);
+      expect(await next.supervisor.reconcileStateDir(['kept'])).toEqual([]); // idempotent
+      next.create('kept', sleeper);
+      await waitFor('kept reattached', () => next.of('reattached', 'kept').length === 1);
+      expect(next.pid('kept')).toBe(before.get('kept'));
+    } finally {
+      await next.close();
+    }
+  });
+
   it('an adopted process with a startup probe goes Starting → Running and can be stopped', async () => {
     h = supervised();
     const stateDir = h.dir();
