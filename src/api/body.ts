@@ -1,0 +1,62 @@
+import type { IncomingMessage } from 'node:http';
+import { ApiError } from './errors.js';
+
+/**
+ * Reads a JSON request body of at most `limitBytes`. Throws `ApiError`: 415 for a content type
+ * other than application/json, 413 as soon as the declared or received size passes the limit
+ * (reading stops there; the server closes the connection after answering), 400 for an empty
+ * body or JSON that does not parse. Called by route handlers, once per request.
+ */
+export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 415, `expected Content-Type: application/json, got ${req.headers['content-type'] ?? 'none'}`);
+  }
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
+  const text = await readLimited(req, limitBytes);
+  if (text.trim() === '') throw new ApiError('BAD_REQUEST', 400, 'the request body is empty; expected JSON');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ApiError('BAD_REQUEST', 400, `the request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function readLimited(req: IncomingMessage, limitBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onAborted);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        cleanup();
+        // Stop reading: the rest is never buffered; the socket is closed once the 413 is out.
+        req.pause();
+        reject(tooLarge(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new ApiError('BAD_REQUEST', 400, `reading the request body failed: ${err.message}`, { cause: err }));
+    };
+    const onAborted = (): void => onError(new Error('the client went away'));
+    req.on('data', onData).once('end', onEnd).once('error', onError).once('aborted', onAborted);
+  });
+}
+
+function tooLarge(limitBytes: number): ApiError {
+  return new ApiError('PAYLOAD_TOO_LARGE', 413, `the request body is larger than ${limitBytes} bytes`, {
+    details: { limitBytes },
+    headers: { Connection: 'close' },
+  });
+}

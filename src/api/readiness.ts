@@ -1,0 +1,23 @@
+import type { ProcessInfo } from './backend.js';
+
+/** What `/readyz` answers. */
+export interface Readiness {
+  readonly ready: boolean;
+  /** Ids that hold readiness back, in the backend's (id) order. */
+  readonly notReady: readonly string[];
+}
+
+/**
+ * The `/readyz` rule, pure so it is tested on its own: every process whose spec has a readiness
+ * probe must be `ready`, except those stopped on request — `Disabled` (an explicit stop) or
+ * being removed (engine phase Terminating and later). A process that is `Stopped`, `Failed` or in
+ * `Backoff` on its own, or not started yet, holds readiness back.
+ */
+export function readinessOf(processes: readonly ProcessInfo[]): Readiness {
+  const notReady = processes.filter((p) => p.readinessProbe && !stoppedOnRequest(p) && !p.ready).map((p) => p.id);
+  return { ready: notReady.length === 0, notReady };
+}
+
+function stoppedOnRequest(p: ProcessInfo): boolean {
+  return p.state === 'Disabled' || p.phase === 'Terminating' || p.phase === 'Terminated' || p.phase === 'Finished';
+}
