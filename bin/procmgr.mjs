@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// The `procmgr` command. In a checkout it runs the TypeScript sources through tsx (so there is
+// nothing to build first); an installed package or the container image runs the compiled dist/.
+import { existsSync } from 'node:fs';
+
+const src = new URL('../src/cli/main.ts', import.meta.url);
+let entry = new URL('../dist/cli/main.js', import.meta.url);
+if (existsSync(src)) {
+  try {
+    const { register } = await import('tsx/esm/api');
+    register();
+    entry = src;
+  } catch {
+    // no tsx (a production install): fall back to dist/
+  }
+}
+const { main } = await import(entry.href);
+await main(process.argv);

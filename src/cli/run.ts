@@ -1,0 +1,88 @@
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { loadConfigFile, type ConfigError } from '../config/index.js';
+import { Daemon } from '../daemon/index.js';
+import { isProcmgrError } from '../util/index.js';
+
+/** The bundled example, run when `procmgr run` gets no file (from src/cli or dist/cli alike). */
+export const EXAMPLE_CONFIG = fileURLToPath(new URL('../../examples/procmgr.yaml', import.meta.url));
+
+/**
+ * Exit codes of `procmgr` (also in the README):
+ * 0 stopped cleanly (or `validate` found no problem); 1 failed at runtime (API could not bind, a
+ * component failed, the daemon unreachable); 2 invalid config or usage; 3 stopped by force
+ * (a second SIGTERM/SIGINT: what was still running was killed).
+ */
+export const EXIT = { ok: 0, failed: 1, invalidConfig: 2, forced: 3 } as const;
+
+/** Prints a ConfigError one problem per line; true when it was one. */
+export function reportConfigError(err: unknown): err is ConfigError {
+  if (!isProcmgrError(err) || err.code !== 'INVALID_CONFIG') return false;
+  const problems = (err as ConfigError).problems;
+  console.error(`invalid config: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
+  for (const p of problems) console.error(`  ${p.path || '(root)'}: ${p.message}`);
+  return true;
+}
+
+export function addRunCommands(program: Command): void {
+  program
+    .command('run')
+    .description('run the daemon: supervise the processes of a config file, serve the API, hot-reload the file')
+    .option('-c, --config <file>', 'config file (YAML or JSON)', EXAMPLE_CONFIG)
+    .option('--listen <address>', 'override processManager.api.listen (host:port or unix:/path)')
+    .action(async (opts: { config: string; listen?: string }) => {
+      process.exitCode = await run(opts.config, opts.listen);
+    });
+  program
+    .command('validate')
+    .description('check a config file; print every problem and exit 2 if there is any')
+    .argument('<file>', 'config file (YAML or JSON)')
+    .action(async (file: string) => {
+      try {
+        const config = await loadConfigFile(file);
+        console.log(`${file}: valid (${config.processes.length} process${config.processes.length === 1 ? '' : 'es'})`);
+      } catch (err) {
+        if (!reportConfigError(err)) throw err;
+        process.exitCode = EXIT.invalidConfig;
+      }
+    });
+}
+
+async function run(configPath: string, listen: string | undefined): Promise<number> {
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.load({ configPath, listen });
+  } catch (err) {
+    if (reportConfigError(err)) return EXIT.invalidConfig;
+    throw err;
+  }
+  const log = daemon.logger;
+  let signals = 0;
+  const finished = new Promise<number>((resolve) => {
+    const onStop = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (signals === 1) {
+        log.info({ signal }, 'stopping: every process gets its stop signal and grace period (send it again to kill them now)');
+        daemon.stop().then(
+          () => resolve(EXIT.ok),
+          (err: unknown) => {
+            log.error({ err }, 'stopping failed');
+            resolve(EXIT.failed);
+          },
+        );
+      } else {
+        log.warn({ signal }, 'second signal: killing what is still running');
+        void daemon.stop({ force: true }).finally(() => resolve(EXIT.forced));
+      }
+    };
+    process.on('SIGTERM', onStop).on('SIGINT', onStop);
+  });
+  process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.fatal({ err }, 'procmgr could not start');
+    return EXIT.failed;
+  }
+  return finished;
+}

@@ -1,0 +1,219 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pino, type Logger as PinoLogger } from 'pino';
+import { createApiServer, createMetrics, type ApiServer, type Metrics } from '../api/index.js';
+import { ConfigWatcher, loadConfigFile, loadConfigText, type ConfigError, type DaemonConfig, type ListenAddress } from '../config/index.js';
+import type { ShutdownResult } from '../core/index.js';
+import { createSupervisedManager } from '../supervisor/index.js';
+import { isProcmgrError, realClock, type Clock } from '../util/index.js';
+import { DaemonBackend } from './backend.js';
+import { DesiredSet } from './desired-set.js';
+import { Lifecycle, type Component } from './lifecycle.js';
+
+/** Options of `Daemon.load`. */
+export interface DaemonOptions {
+  /** The config file (YAML or JSON). */
+  readonly configPath: string;
+  /** Overrides `processManager.api.listen` (the CLI's `--listen`). */
+  readonly listen?: string | undefined;
+  /** Default: pino on stdout at the config's `logLevel`. */
+  readonly logger?: PinoLogger;
+  readonly clock?: Clock;
+}
+
+/** What the last reload did, for `/healthz` and the logs. */
+export interface ReloadOutcome {
+  readonly ok: boolean;
+  readonly at: number;
+  readonly error?: string;
+}
+
+function formatListen(a: ListenAddress): string {
+  if (a.kind === 'unix') return `unix:${a.path}`;
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/**
+ * `procmgr run`: the composition root. Builds the engine + supervisor, the desired set, the API
+ * with metrics and the config watcher, and runs them as components (started in that order,
+ * stopped in reverse). A bad config at load throws `ConfigError`; a bad config at reload is
+ * logged and changes nothing.
+ */
+export class Daemon {
+  readonly logger: PinoLogger;
+  readonly #file: string;
+  readonly #clock: Clock;
+  readonly #lifecycle: Lifecycle;
+  readonly #api: ApiServer;
+  readonly #desired: DesiredSet;
+  readonly #manager;
+  readonly #supervisor;
+  readonly #metrics: Metrics;
+  #config: DaemonConfig;
+  #lastReload: ReloadOutcome | undefined;
+  #watcher: ConfigWatcher | undefined;
+  #shutdown: Promise<ShutdownResult> | undefined;
+
+  /** Reads and validates the config (throws `ConfigError`), then builds the daemon; nothing runs before `start`. */
+  static async load(options: DaemonOptions): Promise<Daemon> {
+    const file = resolve(options.configPath);
+    const config = await loadConfigFile(file);
+    // The watcher's baseline; had the file changed since, the watcher sees the difference and reloads.
+    const text = await readFile(file, 'utf8');
+    return new Daemon(options, file, text, config);
+  }
+
+  private constructor(options: DaemonOptions, file: string, text: string, config: DaemonConfig) {
+    this.#file = file;
+    this.#config = config;
+    this.#clock = options.clock ?? realClock;
+    const pm = config.processManager;
+    // No `pid`/`hostname` base fields: `pid` on a line is the supervised process's, never procmgr's.
+    this.logger = options.logger ?? pino({ level: pm.logLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+    const logger = this.logger;
+    let reconcileQueued = false;
+    const reconcileSoon = (): void => {
+      // Events arrive inside the engine's own calls: reconcile after them, once per burst.
+      if (reconcileQueued) return;
+      reconcileQueued = true;
+      queueMicrotask(() => {
+        reconcileQueued = false;
+        this.#desired.reconcile();
+      });
+    };
+    const { manager, supervisor } = createSupervisedManager({
+      supervisor: {
+        clock: this.#clock,
+        logger,
+        ...(pm.stateDir === undefined ? {} : { stateDir: pm.stateDir }),
+        onEvent: (e) => {
+          this.#metrics.onSupervisorEvent(e); // events begin at start(), after construction
+          if (e.type === 'state' || e.type === 'probe') reconcileSoon();
+        },
+      },
+      manager: {
+        ...pm.engine,
+        clock: this.#clock,
+        logger,
+        onEvent: (e) => {
+          this.#metrics.onManagerEvent(e);
+          if (e.type === 'phase' || e.type === 'removed') reconcileSoon();
+        },
+      },
+    });
+    this.#manager = manager;
+    this.#supervisor = supervisor;
+    this.#desired = new DesiredSet({ manager, status: (id) => supervisor.status(id), logger });
+    const backend = new DaemonBackend({
+      manager, supervisor, desired: this.#desired, clock: this.#clock,
+      healthDetails: () => ({ config: this.#file, lastReload: this.#lastReload, configWatchedAt: this.#watcher?.lastProgressAt }),
+    });
+    const metrics = createMetrics({ backend, clock: this.#clock });
+    this.#metrics = metrics;
+    this.#api = createApiServer({
+      backend, listen: options.listen ?? formatListen(pm.api.listen), token: pm.api.token, bodyLimitBytes: pm.api.bodyLimit,
+      metrics, logger, clock: this.#clock,
+    });
+    const components: Component[] = [
+      { name: 'processes', start: () => this.#startProcesses(), stop: () => this.#stopProcesses() },
+      { name: 'api', start: () => this.#api.start(), stop: () => this.#api.stop() },
+    ];
+    if (pm.reload.watch) {
+      components.push({
+        name: 'config-watcher',
+        start: () => {
+          this.#watcher = new ConfigWatcher({
+            file, initialText: text, debounceMs: pm.reload.debounce, clock: this.#clock,
+            onChange: async (t) => void (await this.#applyText(t, 'file changed')),
+            onError: (err) => logger.warn({ err, config: file }, 'watching the config file failed; retrying'),
+          });
+          return this.#watcher.start();
+        },
+        stop: async () => this.#watcher?.stop(),
+      });
+    }
+    this.#lifecycle = new Lifecycle(components, logger);
+  }
+
+  /** The API's bound address (`127.0.0.1:7070`, or the socket path), after `start`. */
+  get apiAddress(): string {
+    return this.#api.address;
+  }
+
+  get config(): DaemonConfig {
+    return this.#config;
+  }
+
+  get metrics(): Metrics {
+    return this.#metrics;
+  }
+
+  async start(): Promise<void> {
+    await this.#lifecycle.start();
+    this.logger.info({ config: this.#file, api: this.#api.address, processes: this.#config.processes.length }, 'procmgr running');
+  }
+
+  /** Re-reads the config file (SIGHUP). A bad file is logged and rejected; the running set is kept. */
+  async reload(reason = 'reload requested'): Promise<ReloadOutcome> {
+    let text: string;
+    try {
+      text = await readFile(this.#file, 'utf8');
+    } catch (err) {
+      return this.#rejected(`cannot read ${this.#file}: ${(err as Error).message}`, reason);
+    }
+    return this.#applyText(text, reason);
+  }
+
+  /**
+   * Stops every process within its grace (bounded by `shutdownTimeout`), then the API and the
+   * watcher. `force` kills what is still running at once (a second SIGTERM). Idempotent.
+   */
+  async stop(options: { readonly force?: boolean } = {}): Promise<void> {
+    if (options.force) {
+      await this.#manager.shutdown({ deadlineMs: 0 }).catch(() => undefined);
+      return;
+    }
+    await this.#lifecycle.stop();
+  }
+
+  async #startProcesses(): Promise<void> {
+    const ids = this.#config.processes.map((p) => p.id);
+    const cleaned = await this.#supervisor.reconcileStateDir(ids);
+    if (cleaned.length > 0) this.logger.info({ removed: cleaned }, 'cleaned up processes left from before a restart that are no longer in the config');
+    this.#desired.apply(this.#config.processes);
+  }
+
+  async #stopProcesses(): Promise<void> {
+    this.#shutdown ??= this.#manager.shutdown({ deadlineMs: this.#config.processManager.shutdownTimeout });
+    const result = await this.#shutdown;
+    this.logger.info({ stopped: result.terminated.length }, 'all processes stopped');
+  }
+
+  async #applyText(text: string, reason: string): Promise<ReloadOutcome> {
+    let next: DaemonConfig;
+    try {
+      next = await loadConfigText(text, this.#file);
+    } catch (caught) {
+      if (!isProcmgrError(caught) || caught.code !== 'INVALID_CONFIG') throw caught;
+      const err = caught as ConfigError;
+      this.logger.error({ config: this.#file, problems: err.problems, reason }, 'config rejected; the running processes keep their last good config');
+      return this.#rejected(err.message, reason);
+    }
+    if (JSON.stringify(next.processManager) !== JSON.stringify(this.#config.processManager)) {
+      // Listen address, state dir and engine tuning are wired at start; only the log level follows a reload.
+      this.logger.level = next.processManager.logLevel;
+      this.logger.warn({ config: this.#file }, 'processManager settings changed: only logLevel applies now; restart procmgr for the rest');
+    }
+    this.#config = next;
+    const result = this.#desired.apply(next.processes);
+    this.#lastReload = { ok: true, at: this.#clock.now() };
+    this.logger.info({ config: this.#file, reason, ...result }, 'config applied');
+    return this.#lastReload;
+  }
+
+  #rejected(error: string, reason: string): ReloadOutcome {
+    this.#lastReload = { ok: false, at: this.#clock.now(), error };
+    this.logger.debug({ reason }, 'reload rejected');
+    return this.#lastReload;
+  }
+}

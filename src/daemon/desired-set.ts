@@ -1,0 +1,111 @@
+import type { ApplyResult } from '../api/index.js';
+import type { ProcessEntry, ProcessSpecInput } from '../config/index.js';
+import type { ProcessManager } from '../core/index.js';
+import type { RuntimeStatus } from '../supervisor/index.js';
+import type { Logger } from '../util/index.js';
+
+/** A canonical text of a spec: same spec, same key, whatever the key order. */
+export function specKey(spec: unknown): string {
+  return JSON.stringify(spec, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+export interface DesiredSetDeps {
+  readonly manager: ProcessManager<ProcessSpecInput>;
+  readonly status: (id: string) => RuntimeStatus | undefined;
+  readonly logger: Logger;
+}
+
+/**
+ * The daemon's desired processes and what the engine has been told of them. `apply` replaces the
+ * set; `reconcile` (run after every apply and whenever a process changes state) declares what may
+ * start, updates what changed and, through `syncKnownProcesses`, stops what is gone. Only a changed
+ * spec reaches the engine as an update, so a reload restarts exactly the processes that changed.
+ *
+ * `dependsOn` gates the first start only: a process is declared once each dependency is ready
+ * (running, readiness passing if it has a probe) or has finished with exit code 0 (a job).
+ * Later restarts of a dependency do not stop its dependents (as in compose).
+ */
+export class DesiredSet {
+  readonly #deps: DesiredSetDeps;
+  #entries = new Map<string, ProcessEntry>();
+  /** id → spec key the engine was given. */
+  readonly #declared = new Map<string, string>();
+  #waiting = new Map<string, string[]>();
+
+  constructor(deps: DesiredSetDeps) {
+    this.#deps = deps;
+  }
+
+  get entries(): ReadonlyMap<string, ProcessEntry> {
+    return this.#entries;
+  }
+
+  /** Dependencies each not-yet-started process still waits for. */
+  get waiting(): ReadonlyMap<string, readonly string[]> {
+    return this.#waiting;
+  }
+
+  /** Replaces the desired set (already validated) and reconciles. */
+  apply(entries: readonly ProcessEntry[]): ApplyResult {
+    const next = new Map(entries.map((e) => [e.id, e]));
+    const result = { created: [] as string[], updated: [] as string[], removed: [] as string[], unchanged: [] as string[] };
+    for (const e of entries) {
+      const old = this.#entries.get(e.id);
+      if (!old) result.created.push(e.id);
+      else if (specKey(old) === specKey(e)) result.unchanged.push(e.id);
+      else result.updated.push(e.id);
+    }
+    for (const id of this.#entries.keys()) {
+      if (next.has(id)) continue;
+      result.removed.push(id);
+      // Forgotten at once: if the id comes back while it is still stopping, it is created anew afterwards.
+      this.#declared.delete(id);
+    }
+    this.#entries = next;
+    this.reconcile();
+    return result;
+  }
+
+  reconcile(): void {
+    const { manager } = this.#deps;
+    if (manager.state !== 'running') return;
+    // A finished id whose spec changed (or that is no longer wanted) is removed, so it can be created again.
+    for (const st of manager.list()) {
+      const entry = this.#entries.get(st.id);
+      if (st.phase === 'Finished' && (!entry || this.#declared.get(st.id) !== specKey(entry.spec))) this.#declared.delete(st.id);
+    }
+    manager.syncKnownProcesses([...this.#declared.keys()]);
+    const waiting = new Map<string, string[]>();
+    for (const e of this.#entries.values()) {
+      const key = specKey(e.spec);
+      const st = manager.getStatus(e.id);
+      if (st?.phase === 'Terminating' || st?.phase === 'Terminated') continue; // back once it has finished
+      if (st === undefined) {
+        const missing = e.dependsOn.filter((d) => !this.#satisfied(d));
+        if (missing.length > 0) {
+          waiting.set(e.id, missing);
+          continue;
+        }
+        manager.updateProcess({ id: e.id, type: 'create', config: e.spec });
+      } else if (this.#declared.get(e.id) !== key) {
+        manager.updateProcess({ id: e.id, type: 'update', config: e.spec });
+      } else continue;
+      this.#declared.set(e.id, key);
+    }
+    for (const [id, missing] of waiting) {
+      if (this.#waiting.get(id)?.join() !== missing.join()) this.#deps.logger.info({ process: id, waitingFor: missing }, 'waiting for dependencies');
+    }
+    this.#waiting = waiting;
+  }
+
+  #satisfied(dep: string): boolean {
+    const st = this.#deps.status(dep);
+    if (!st) return false;
+    if (st.ready) return true;
+    return st.state !== 'Running' && st.state !== 'Starting' && st.lastExit?.code === 0 && this.#deps.manager.getStatus(dep)?.phase === 'Finished';
+  }
+}
