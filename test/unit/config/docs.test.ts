@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { renderProcessSpecDoc } from '../../../hack/docs-content.js';
+import { renderConfigDoc, renderConfigJsonSchema, renderProcessSpecDoc } from '../../../hack/docs-content.js';
+
+const committed = (path: string): string => readFileSync(new URL(`../../../${path}`, import.meta.url), 'utf8');
 
 describe('generated docs', () => {
-  it('docs/process-spec.md matches the schema (run `npm run docs` after changing it)', () => {
-    const committed = readFileSync(new URL('../../../docs/process-spec.md', import.meta.url), 'utf8');
-    expect(committed).toBe(renderProcessSpecDoc());
+  // Run `npm run docs` after changing a schema.
+  it.each([
+    ['docs/process-spec.md', renderProcessSpecDoc],
+    ['docs/config.md', renderConfigDoc],
+    ['schema/procmgr.schema.json', renderConfigJsonSchema],
+  ])('%s matches the schema', (path, render) => {
+    expect(committed(path)).toBe(render());
   });
 
   it('names every top-level field with its default', () => {
@@ -14,5 +20,18 @@ describe('generated docs', () => {
     expect(doc).toContain('| `restart.breaker.cooldown` | duration | `"5m"` |');
     expect(doc).toContain('| `probes.<startup\\|liveness\\|readiness>.http.port` | integer | required |');
     expect(doc).toContain('| `stopSignal` | string | `"SIGTERM"` |');
+  });
+
+  it('documents the config file sections with their defaults', () => {
+    const doc = renderConfigDoc();
+    expect(doc).toContain('| `api.listen` | string | `"127.0.0.1:7070"` |');
+    expect(doc).toContain('| `engine.resyncInterval` | duration | `"30s"` |');
+    expect(doc).toContain('| `id` | string | required |');
+    expect(doc).toContain('| `dependsOn` | string[] | `[]` |');
+  });
+
+  it('the JSON Schema is strict and identifies itself', () => {
+    const schema = JSON.parse(renderConfigJsonSchema()) as Record<string, unknown>;
+    expect(schema).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema', $id: 'urn:procmgr:schema:config', title: 'procmgr config file', additionalProperties: false });
   });
 });

@@ -34,7 +34,7 @@ describe('parseProcessSpec', () => {
     [{ command: 'x', probes: { liveness: { http: { port: 99999 } } } }, 'processes[1].probes.liveness.http.port'],
     [{ command: 'x', probes: { readiness: { http: { port: 1 }, tcp: { port: 1 } } } }, 'expected exactly one of http, tcp, exec, grpc, got http and tcp'],
     [{ command: 'x', stopSignal: 'SIGFOO' }, 'processes[1].stopSignal: expected a signal name'],
-    [{ command: 'x', comand: 'typo' }, 'Unrecognized key: "comand"'],
+    [{ command: 'x', comand: 'typo' }, 'processes[1].comand: unknown key'],
     [{ kind: 'unmanaged' }, 'processes[1].pid: an unmanaged process needs exactly one of pid or pidFile'],
     [{ kind: 'unmanaged', pid: 1, command: 'x' }, 'processes[1].command: not allowed for kind: unmanaged'],
     [{ command: 'x', umask: '999' }, 'processes[1].umask: expected an octal mask'],

@@ -1,0 +1,11 @@
+// A background worker for examples/procmgr.yaml (run by plain `node`, which strips the types): a line every 2 s, a clean exit on SIGTERM.
+let tick = 0;
+const timer = setInterval(() => {
+  tick++;
+  console.log(`worker: tick ${tick}`);
+}, 2_000);
+
+process.once('SIGTERM', () => {
+  clearInterval(timer);
+  console.log(`worker: SIGTERM after ${tick} ticks, exiting`);
+});

@@ -1,0 +1,220 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { daemonConfigSchema, processIdSchema, processListSchema, type DaemonConfig, type ProcessEntry } from './daemon-config.js';
+import { ConfigError, problemsOf, showValue, type ConfigProblem } from './errors.js';
+import type { ProcessSpecInput } from './process-spec.js';
+
+/**
+ * Reading the daemon's config: text → YAML → validated `DaemonConfig`. Every problem of a file
+ * (schema and cross-entry checks alike) is reported in one `ConfigError`, so a user fixes a file
+ * in one round. Called by the daemon at start and on reload, and by the API for a PUT body.
+ */
+
+/**
+ * Parses YAML (JSON is YAML) into plain data; an empty file is `null`. Syntax errors become a
+ * `ConfigError` whose problem paths are `source:line:col`.
+ */
+export function parseConfigText(text: string, source: string): unknown {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const { line, col } = lineCounter.linePos(e.pos[0]);
+      return { path: `${source}:${line}:${col}`, message: e.message };
+    });
+    throw new ConfigError(`YAML in ${source}`, problems);
+  }
+  return doc.toJS() as unknown;
+}
+
+/**
+ * Validates a whole config (parsed YAML or JSON). `null` is an empty config (an empty file), and
+ * so are `processManager:` and `processes:` left empty (all entries commented out). Relative
+ * paths are kept as written; `loadConfigFile` resolves them. `where` names the source in the error.
+ */
+export function parseDaemonConfig(input: unknown, where = ''): DaemonConfig {
+  const raw = withoutNulls(input);
+  const result = daemonConfigSchema.safeParse(raw, { reportInput: true });
+  const problems = result.success ? [] : problemsOf(result.error, '', daemonConfigSchema);
+  const top = isObject(raw) ? raw : {};
+  problems.push(...tokenProblems(top.processManager), ...graphProblems(top.processes, 'processes'));
+  if (!result.success || problems.length > 0) throw new ConfigError(where === '' ? 'config' : `config ${where}`, problems);
+  return { processManager: result.data.processManager, processes: entriesOf(top.processes) };
+}
+
+/**
+ * Validates a `processes` list alone (the API's PUT body, the CRD's spec) with the same checks as
+ * the file's section. `where` prefixes the paths in problems (`processes[2].id`).
+ */
+export function parseProcessList(input: unknown, where = 'processes'): ProcessEntry[] {
+  const result = processListSchema.safeParse(input, { reportInput: true });
+  const problems = result.success ? [] : problemsOf(result.error, where, processListSchema);
+  problems.push(...graphProblems(input, where));
+  if (!result.success || problems.length > 0) throw new ConfigError(`process list ${where}`, problems);
+  return entriesOf(input);
+}
+
+/**
+ * Reads, parses and validates a config file, makes its relative paths absolute against the
+ * file's directory and reads `tokenFile`. Throws `ConfigError` for a missing or unreadable
+ * file too, so the caller has one error type to report.
+ */
+export async function loadConfigFile(path: string): Promise<DaemonConfig> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ConfigError(`config file ${file}`, [{ path: file, message: missing ? 'no such file' : `cannot read: ${(err as Error).message}` }]);
+  }
+  return loadConfigText(text, file);
+}
+
+/** `loadConfigFile` for text already read from `file` (the watcher's), so it is not read twice. */
+export async function loadConfigText(text: string, file: string): Promise<DaemonConfig> {
+  const config = resolveConfigPaths(parseDaemonConfig(parseConfigText(text, file), file), dirname(file));
+  const tokenFile = config.processManager.api.tokenFile;
+  if (tokenFile === undefined) return config;
+  let token: string;
+  try {
+    token = (await readFile(tokenFile, 'utf8')).trim();
+  } catch (err) {
+    throw new ConfigError(`config file ${file}`, [{ path: 'processManager.api.tokenFile', message: `cannot read ${tokenFile}: ${(err as Error).message}` }]);
+  }
+  if (token === '') throw new ConfigError(`config file ${file}`, [{ path: 'processManager.api.tokenFile', message: `${tokenFile} is empty; expected the token` }]);
+  return { ...config, processManager: { ...config.processManager, api: { ...config.processManager.api, token } } };
+}
+
+/**
+ * Makes the relative paths of a config absolute against `baseDir` (the config file's directory):
+ * `stateDir`, `api.tokenFile`, a unix `api.listen`, and each process's `cwd` and `pidFile`. A
+ * relative `logging.file` resolves against the process's `cwd` (as the spec documents), or
+ * `baseDir` without one. Returns a copy; `config` is not changed.
+ */
+export function resolveConfigPaths(config: DaemonConfig, baseDir: string): DaemonConfig {
+  const pm = config.processManager;
+  const listen = pm.api.listen.kind === 'unix' ? { kind: 'unix' as const, path: resolve(baseDir, pm.api.listen.path) } : pm.api.listen;
+  const api = { ...pm.api, listen, ...(pm.api.tokenFile === undefined ? {} : { tokenFile: resolve(baseDir, pm.api.tokenFile) }) };
+  const processManager = { ...pm, api, ...(pm.stateDir === undefined ? {} : { stateDir: resolve(baseDir, pm.stateDir) }) };
+  return { processManager, processes: config.processes.map((e) => ({ ...e, spec: resolveSpecPaths(e.spec, baseDir) })) };
+}
+
+function resolveSpecPaths(spec: ProcessSpecInput, baseDir: string): ProcessSpecInput {
+  const out = { ...spec };
+  if (out.cwd !== undefined) out.cwd = resolve(baseDir, out.cwd);
+  if (out.pidFile !== undefined) out.pidFile = resolve(baseDir, out.pidFile);
+  if (out.logging?.file !== undefined) out.logging = { ...out.logging, file: resolve(out.cwd ?? baseDir, out.logging.file) };
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function withoutNulls(input: unknown): unknown {
+  if (input === null || input === undefined) return {};
+  if (!isObject(input)) return input;
+  const out = { ...input };
+  if (out.processManager === null) delete out.processManager;
+  if (out.processes === null) delete out.processes;
+  return out;
+}
+
+/** The raw entries (validated by now) split into id, dependsOn and the spec as written. */
+function entriesOf(list: unknown): ProcessEntry[] {
+  if (!Array.isArray(list)) return [];
+  return list.map((entry: Record<string, unknown>) => {
+    const { id, dependsOn, ...spec } = structuredClone(entry);
+    return { id: id as string, dependsOn: (dependsOn as string[] | undefined) ?? [], spec };
+  });
+}
+
+function tokenProblems(pm: unknown): ConfigProblem[] {
+  const api = isObject(pm) ? pm.api : undefined;
+  if (!isObject(api) || api.token === undefined || api.tokenFile === undefined) return [];
+  return [{ path: 'processManager.api.tokenFile', message: 'expected either token or tokenFile, got both' }];
+}
+
+/**
+ * The checks zod cannot make per entry: unique ids, dependencies that exist, are not the process
+ * itself, and form no cycle. Works on the raw list so they are reported even when other fields
+ * of the same entries are bad; entries whose id is unusable are skipped (zod reports those).
+ */
+function graphProblems(list: unknown, prefix: string): ConfigProblem[] {
+  if (!Array.isArray(list)) return [];
+  const problems: ConfigProblem[] = [];
+  const first = new Map<string, number>();
+  const deps = new Map<string, string[]>();
+  const entries = list.map((e: unknown) => (isObject(e) && processIdSchema.safeParse(e.id).success ? e : undefined));
+  entries.forEach((e, i) => {
+    if (!e) return;
+    const id = e.id as string;
+    const seen = first.get(id);
+    if (seen === undefined) first.set(id, i);
+    else problems.push({ path: `${prefix}[${i}].id`, message: `duplicate id ${showValue(id)} (also ${prefix}[${seen}])` });
+  });
+  entries.forEach((e, i) => {
+    if (!e || first.get(e.id as string) !== i || !Array.isArray(e.dependsOn)) return;
+    const id = e.id as string;
+    const ok: string[] = [];
+    e.dependsOn.forEach((dep: unknown, k) => {
+      if (typeof dep !== 'string') return;
+      const path = `${prefix}[${i}].dependsOn[${k}]`;
+      if (dep === id) problems.push({ path, message: `${showValue(dep)} is this process itself; expected the id of another process` });
+      else if (!first.has(dep)) problems.push({ path, message: `unknown id ${showValue(dep)}; ${idList([...first.keys()].filter((x) => x !== id))}` });
+      else ok.push(dep);
+    });
+    deps.set(id, ok);
+  });
+  for (const cycle of cyclesOf(deps, first)) {
+    const [head] = cycle;
+    problems.push({ path: `${prefix}[${first.get(head ?? '') ?? 0}].dependsOn`, message: `dependency cycle ${cycleText(cycle)}; expected dependencies without cycles` });
+  }
+  return problems;
+}
+
+function cycleText(cycle: string[]): string {
+  const ids = cycle.length <= 12 ? cycle : [...cycle.slice(0, 10), `… (${cycle.length - 11} more)`, ...cycle.slice(-1)];
+  return [...ids, cycle[0]].join(' -> ');
+}
+
+function idList(ids: string[]): string {
+  if (ids.length === 0) return 'expected the id of another process, and there is none';
+  const shown = ids.slice(0, 10).map((id) => JSON.stringify(id)).join(', ');
+  return `expected one of ${ids.length > 10 ? `${shown}, … (${ids.length} ids)` : shown}`;
+}
+
+/**
+ * Each cycle found by a depth-first walk in entry order, once, starting at its earliest entry.
+ * Iterative, so a long chain of dependencies (an API body of thousands) cannot overflow the stack.
+ */
+function cyclesOf(deps: ReadonlyMap<string, string[]>, order: ReadonlyMap<string, number>): string[][] {
+  const done = new Set<string>();
+  const onPath = new Map<string, number>(); // id → its index in `path`
+  const cycles = new Map<string, string[]>();
+  for (const root of deps.keys()) {
+    if (done.has(root)) continue;
+    const path: Array<{ id: string; next: number }> = [{ id: root, next: 0 }];
+    onPath.set(root, 0);
+    while (path.length > 0) {
+      const top = path[path.length - 1] as { id: string; next: number };
+      const dep = (deps.get(top.id) ?? [])[top.next++];
+      if (dep === undefined) {
+        path.pop();
+        onPath.delete(top.id);
+        done.add(top.id);
+      } else if (onPath.has(dep)) {
+        const cycle = path.slice(onPath.get(dep)).map((f) => f.id);
+        const at = cycle.reduce((best, x, i) => ((order.get(x) ?? 0) < (order.get(cycle[best] ?? '') ?? 0) ? i : best), 0);
+        const rotated = [...cycle.slice(at), ...cycle.slice(0, at)];
+        cycles.set(rotated.join('\0'), rotated);
+      } else if (!done.has(dep)) {
+        onPath.set(dep, path.length);
+        path.push({ id: dep, next: 0 });
+      }
+    }
+  }
+  return [...cycles.values()];
+}
