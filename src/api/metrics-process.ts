@@ -87,7 +87,7 @@ export function registerProcessGauges(registry: Registry, backend: ApiBackend, s
   scraped(registry, 'procmgr_process_resident_memory_bytes', 'Resident memory of the process group at the last sample.', ['process'], () =>
     perProcess(snap, (p) => (p.usage ? [[{ process: p.id }, p.usage.rssBytes]] : [])),
   );
-  scraped(registry, 'procmgr_process_cpu_ratio', 'CPU of the process group between the last two samples, in cores (1 = one core busy).', ['process'], () =>
+  scraped(registry, 'procmgr_process_cpu_cores', 'CPU used by the process group between the last two samples, in cores (1 = one core fully busy).', ['process'], () =>
     perProcess(snap, (p) => (p.usage?.cpuPercent !== undefined ? [[{ process: p.id }, p.usage.cpuPercent / 100]] : [])),
   );
   scraped(registry, 'procmgr_process_open_fds', 'Open file descriptors of the group leader at the last sample.', ['process'], () =>

@@ -45,7 +45,7 @@ describe('createMetrics', () => {
     expect(text).toContain('procmgr_process_backoff_seconds{process="crashy"} 2.5');
     expect(text).not.toContain('procmgr_process_backoff_seconds{process="web"}');
     expect(text).toContain('procmgr_process_resident_memory_bytes{process="web"} 1048576');
-    expect(text).toContain('procmgr_process_cpu_ratio{process="web"} 0.25');
+    expect(text).toContain('procmgr_process_cpu_cores{process="web"} 0.25');
     expect(text).toContain('procmgr_process_open_fds{process="web"} 12');
     expect(text).not.toContain('procmgr_process_resident_memory_bytes{process="crashy"}');
     expect(text).toContain('procmgr_probe_passing{process="web",probe="liveness"} 1');
