@@ -14,5 +14,7 @@ if (existsSync(src)) {
     // no tsx (a production install): fall back to dist/
   }
 }
-const { main } = await import(entry.href);
-await main(process.argv);
+/** @type {{ main: (argv: readonly string[]) => Promise<void> }} */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- our own entry point, typed above
+const cli = await import(entry.href);
+await cli.main(process.argv);

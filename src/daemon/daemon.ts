@@ -69,7 +69,7 @@ export class Daemon {
     this.#clock = options.clock ?? realClock;
     const pm = config.processManager;
     // No `pid`/`hostname` base fields: `pid` on a line is the supervised process's, never procmgr's.
-    this.logger = options.logger ?? pino({ level: pm.logLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+    this.logger = options.logger ?? pino({ level: pm.logLevel, base: null, timestamp: pino.stdTimeFunctions.isoTime });
     const logger = this.logger;
     let reconcileQueued = false;
     const reconcileSoon = (): void => {
