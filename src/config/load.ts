@@ -51,7 +51,7 @@ export function parseProcessList(input: unknown, where = 'processes'): ProcessEn
   const result = processListSchema.safeParse(input, { reportInput: true });
   const problems = result.success ? [] : problemsOf(result.error, where, processListSchema);
   problems.push(...graphProblems(input, where));
-  if (!result.success || problems.length > 0) throw new ConfigError(`process list ${where}`, problems);
+  if (!result.success || problems.length > 0) throw new ConfigError('process list', problems);
   return entriesOf(input);
 }
 

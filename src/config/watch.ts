@@ -26,7 +26,8 @@ export interface ConfigWatcherOptions {
  * Kubernetes ConfigMap swaps a `..data` symlink, and a watch on the old inode sees neither. When
  * the file is a symlink, the directory of its target is watched too. Events only schedule a
  * debounced read; the content decides whether anything changed, so touches and rewrites with
- * the same bytes are silent. Created by the daemon; `start` begins, `stop` (or the signal) ends.
+ * the same bytes are silent, and an empty read must hold for a second debounce before it counts.
+ * Created by the daemon; `start` begins, `stop` (or the signal) ends.
  */
 export class ConfigWatcher {
   readonly #o: ConfigWatcherOptions;
@@ -39,6 +40,7 @@ export class ConfigWatcher {
   #timer: TimerHandle | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  #emptySeen = false;
   #stopped = true;
   #lastProgressAt: number | undefined;
   #unlisten: (() => void) | undefined;
@@ -124,6 +126,15 @@ export class ConfigWatcher {
       return;
     }
     if (text === undefined || text === this.#last || this.#stopped) return;
+    if (text === '' && !this.#emptySeen) {
+      // An empty file is a valid config that stops every process, and also what a reader sees
+      // between a writer's truncate and its write: believe it only when it is still empty a
+      // debounce later.
+      this.#emptySeen = true;
+      this.#schedule(this.#o.debounceMs ?? 200);
+      return;
+    }
+    this.#emptySeen = false;
     this.#last = text;
     try {
       await this.#o.onChange(text);

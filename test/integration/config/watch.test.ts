@@ -108,6 +108,26 @@ describe('ConfigWatcher', () => {
     expect(changes).toEqual(['n: 5\n']);
   });
 
+  it('believes an empty file only when it is still empty a debounce later (fake clock)', async () => {
+    const clock = new FakeClock();
+    writeFileSync(file, 'a: 1\n');
+    const w = await started({ clock, debounceMs: 500 });
+    // A writer between its truncate and its write.
+    writeFileSync(file, '');
+    await w.check();
+    expect(changes).toEqual([]);
+    writeFileSync(file, 'a: 2\n');
+    await w.check();
+    expect(changes).toEqual(['a: 2\n']);
+    // Really emptied: reported after one more quiet period.
+    writeFileSync(file, '');
+    await w.check();
+    expect(changes).toEqual(['a: 2\n']);
+    await clock.tick(500);
+    await waitFor('the confirmed empty file', () => changes.length === 2);
+    expect(changes).toEqual(['a: 2\n', '']);
+  });
+
   it('other files in the directory do not push the read back (fake clock)', async () => {
     const clock = new FakeClock();
     writeFileSync(file, 'a: 1\n');
