@@ -28,7 +28,7 @@ function readLimited(req: IncomingMessage, limitBytes: number): Promise<string> 
     const chunks: Buffer[] = [];
     let size = 0;
     const cleanup = (): void => {
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onAborted);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
@@ -49,8 +49,10 @@ function readLimited(req: IncomingMessage, limitBytes: number): Promise<string> 
       cleanup();
       reject(new ApiError('BAD_REQUEST', 400, `reading the request body failed: ${err.message}`, { cause: err }));
     };
-    const onAborted = (): void => onError(new Error('the client went away'));
-    req.on('data', onData).once('end', onEnd).once('error', onError).once('aborted', onAborted);
+    const onClose = (): void => {
+      if (!req.complete) onError(new Error('the client went away'));
+    };
+    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
   });
 }
 

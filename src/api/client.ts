@@ -77,7 +77,8 @@ export function createApiClient(opts: ApiClientOptions = {}): ApiClient {
       if (payload !== undefined) headers['Content-Type'] = 'application/json';
       const req = request({ ...base.options, method: call.method, path: call.path, headers, ...(call.signal ? { signal: call.signal } : {}) });
       req.once('response', resolve);
-      req.once('error', (err) => reject(failure(err, call.signal, shown)));
+      // `on`, not `once`: a second error (a timeout after an abort) must not go unhandled.
+      req.on('error', (err) => reject(failure(err, call.signal, shown)));
       if (timed) req.setTimeout(timeoutMs, () => req.destroy(new ApiError('TIMEOUT', undefined, `procmgr at ${shown} did not answer within ${timeoutMs} ms`)));
       req.end(payload);
     });
@@ -166,7 +167,7 @@ function readAll(res: IncomingMessage, signal: AbortSignal | undefined, shown: s
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => (text += chunk));
     res.once('end', () => resolve(text));
-    res.once('error', (err) => reject(failure(err, signal, shown)));
+    res.on('error', (err) => reject(failure(err, signal, shown)));
   });
 }
 
@@ -200,7 +201,7 @@ function streamLines(res: IncomingMessage, onLine: (line: LogLine) => void, sign
       }
     });
     res.once('end', () => resolve());
-    res.once('error', (err) => reject(failure(err, signal, shown)));
+    res.on('error', (err) => reject(failure(err, signal, shown)));
     // An abort after the headers destroys the response; 'close' without 'end' is that or a cut connection.
     res.once('close', () => {
       if (!res.complete) reject(failure(new Error('the connection was lost'), signal, shown));

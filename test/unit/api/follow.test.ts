@@ -19,7 +19,9 @@ interface Follow {
 function follow(address: string, path: string): Promise<Follow> {
   const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, agent: false }, (res) => {
+    // A keep-alive agent, as curl and browsers use: stop() must not wait for such a connection to idle out.
+    const agent = new Agent({ keepAlive: true });
+    const req = request({ host, port, path, agent }, (res) => {
       const lines: { line: string }[] = [];
       let partial = '';
       res.setEncoding('utf8');
@@ -32,6 +34,7 @@ function follow(address: string, path: string): Promise<Follow> {
         res.once('end', () => r('end'));
         res.once('close', () => r('close'));
       });
+      res.once('close', () => agent.destroy());
       resolve({ req, res, lines, ended });
     });
     req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
