@@ -64,15 +64,19 @@ async function run(configPath: string, listen: string | undefined): Promise<numb
       if (signals === 1) {
         log.info({ signal }, 'stopping: every process gets its stop signal and grace period (send it again to kill them now)');
         daemon.stop().then(
-          () => resolve(EXIT.ok),
+          () => resolve(signals > 1 ? EXIT.forced : EXIT.ok),
           (err: unknown) => {
+            if (signals > 1) return resolve(EXIT.forced); // the forced stop is what cut it short
             log.error({ err }, 'stopping failed');
             resolve(EXIT.failed);
           },
         );
       } else {
         log.warn({ signal }, 'second signal: killing what is still running');
-        void daemon.stop({ force: true }).finally(() => resolve(EXIT.forced));
+        daemon
+          .stop({ force: true })
+          .catch((err: unknown) => log.error({ err }, 'forced stop failed'))
+          .finally(() => resolve(EXIT.forced));
       }
     };
     process.on('SIGTERM', onStop).on('SIGINT', onStop);

@@ -169,10 +169,8 @@ export class Daemon {
    * watcher. `force` kills what is still running at once (a second SIGTERM). Idempotent.
    */
   async stop(options: { readonly force?: boolean } = {}): Promise<void> {
-    if (options.force) {
-      await this.#manager.shutdown({ deadlineMs: 0 }).catch(() => undefined);
-      return;
-    }
+    // Forcing tightens the deadline of the shutdown already under way; the components then stop as usual.
+    if (options.force) await this.#manager.shutdown({ deadlineMs: 0 }).catch(() => undefined);
     await this.#lifecycle.stop();
   }
 
@@ -185,8 +183,15 @@ export class Daemon {
 
   async #stopProcesses(): Promise<void> {
     this.#shutdown ??= this.#manager.shutdown({ deadlineMs: this.#config.processManager.shutdownTimeout });
-    const result = await this.#shutdown;
-    this.logger.info({ stopped: result.terminated.length }, 'all processes stopped');
+    try {
+      const result = await this.#shutdown;
+      this.logger.info({ stopped: result.terminated.length }, 'all processes stopped');
+    } catch (err) {
+      // Past shutdownTimeout (or forced by a second signal) the engine gave up on what was left: kill it.
+      if (!isProcmgrError(err) || err.code !== 'SHUTDOWN_TIMEOUT') throw err;
+      const killed = await this.#supervisor.killAll();
+      this.logger.warn({ killed }, 'processes still stopping at the deadline were killed');
+    }
   }
 
   async #applyText(text: string, reason: string): Promise<ReloadOutcome> {

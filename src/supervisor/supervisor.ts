@@ -147,6 +147,17 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     return reconcileStateDir(this.#store, new Set(desired), deps, signal);
   }
 
+  /**
+   * The last resort after a forced shutdown, when the engine has abandoned its calls and nobody
+   * will finish their stops: SIGKILL every managed process still running (its group and escaped
+   * descendants) and wait until they are gone. Unmanaged processes are left alone. Returns the ids killed.
+   */
+  async killAll(): Promise<string[]> {
+    const targets = [...this.#runtimes.values()].filter((rt) => rt.running && rt.spec?.kind === 'managed');
+    await Promise.all(targets.map((rt) => rt.stopRun('killed at shutdown', { graceMs: 0, kill: true })));
+    return targets.map((rt) => rt.id).sort();
+  }
+
   /** Drops what is kept of a finished process (the daemon calls it when the engine removes the id). */
   forget(id: string): void {
     if (this.#runtimes.get(id)?.finished) this.#runtimes.delete(id);
