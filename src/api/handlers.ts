@@ -64,7 +64,7 @@ async function dispatch(ctx: HandlerContext, route: Route, method: string, req: 
       return;
     }
     case 'readyz': {
-      const r = readinessOf(backend.list());
+      const r = readinessOf(backend.list(), backend.engine().state);
       sendJson(res, r.ready ? 200 : 503, r);
       return;
     }

@@ -1,34 +1,20 @@
 import { lstat, unlink } from 'node:fs/promises';
 import { isIP, connect } from 'node:net';
+import { parseListen as parseConfigListen, type ListenAddress } from '../config/index.js';
 import { InvalidArgumentError } from '../util/index.js';
 import { ListenError } from './errors.js';
 
-/** Where the server listens (or the client connects): a TCP host and port, or a unix socket. */
-export type ListenAddress =
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'unix'; readonly path: string };
+export type { ListenAddress };
 
 /**
- * Parses `"127.0.0.1:7070"`, `"[::1]:0"`, `"localhost:7070"`, `"0.0.0.0:7070"` or `"unix:/path.sock"`.
- * A bare absolute path is a unix socket too (that is what `ApiServer.address` reports for one).
- * Throws `InvalidArgumentError` for anything else; any caller, any time.
+ * Parses `"127.0.0.1:7070"`, `"[::1]:0"`, `"localhost:7070"`, `"0.0.0.0:7070"` or `"unix:/path.sock"`
+ * (the config's rules); a bare absolute path is a unix socket too (that is what
+ * `ApiServer.address` reports for one). Throws `InvalidArgumentError` for anything else.
  */
 export function parseListen(text: string): ListenAddress {
-  if (text.startsWith('unix:') || text.startsWith('/')) {
-    const path = text.startsWith('unix:') ? text.slice('unix:'.length) : text;
-    if (path === '') throw new InvalidArgumentError(`listen address "${text}": the socket path is empty`, { value: text });
-    return { kind: 'unix', path };
-  }
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const host = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  if (host === undefined || !Number.isInteger(port) || port > 65_535 || (m?.[1] !== undefined && isIP(host) !== 6)) {
-    throw new InvalidArgumentError(
-      `listen address "${text}": expected host:port (e.g. 127.0.0.1:7070, [::1]:7070) or unix:/path.sock`,
-      { value: text },
-    );
-  }
-  return { kind: 'tcp', host, port };
+  const parsed = parseConfigListen(text.startsWith('/') ? `unix:${text}` : text);
+  if (typeof parsed === 'string') throw new InvalidArgumentError(`listen address "${text}": ${parsed}`, { value: text });
+  return parsed;
 }
 
 /** Renders an address the way `parseListen` reads it (IPv6 in brackets, unix as its path). */

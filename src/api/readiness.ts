@@ -5,6 +5,8 @@ export interface Readiness {
   readonly ready: boolean;
   /** Ids that hold readiness back, in the backend's (id) order. */
   readonly notReady: readonly string[];
+  /** Set when procmgr itself is not serving (shutting down, failed): not ready whatever the processes say. */
+  readonly reason?: string;
 }
 
 /**
@@ -13,7 +15,9 @@ export interface Readiness {
  * being removed (engine phase Terminating and later). A process that is `Stopped`, `Failed` or in
  * `Backoff` on its own, or not started yet, holds readiness back.
  */
-export function readinessOf(processes: readonly ProcessInfo[]): Readiness {
+export function readinessOf(processes: readonly ProcessInfo[], engineState: string = 'running'): Readiness {
+  // A pod that is shutting down must leave its Service's endpoints: not ready from the first signal.
+  if (engineState !== 'running') return { ready: false, notReady: [], reason: `procmgr is ${engineState}` };
   const notReady = processes.filter((p) => p.readinessProbe && !stoppedOnRequest(p) && !p.ready).map((p) => p.id);
   return { ready: notReady.length === 0, notReady };
 }

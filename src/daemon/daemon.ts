@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino, type Logger as PinoLogger } from 'pino';
-import { createApiServer, createMetrics, type ApiServer, type Metrics } from '../api/index.js';
-import { ConfigWatcher, loadConfigFile, loadConfigText, type ConfigError, type DaemonConfig, type ListenAddress } from '../config/index.js';
+import { createApiServer, createMetrics, formatAddress, type ApiServer, type Metrics } from '../api/index.js';
+import { ConfigWatcher, loadConfigFile, loadConfigText, type ConfigError, type DaemonConfig } from '../config/index.js';
 import type { ShutdownResult } from '../core/index.js';
 import { createSupervisedManager } from '../supervisor/index.js';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
@@ -26,11 +26,6 @@ export interface ReloadOutcome {
   readonly ok: boolean;
   readonly at: number;
   readonly error?: string;
-}
-
-function formatListen(a: ListenAddress): string {
-  if (a.kind === 'unix') return `unix:${a.path}`;
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
 /**
@@ -57,7 +52,7 @@ export class Daemon {
   /** Reads and validates the config (throws `ConfigError`), then builds the daemon; nothing runs before `start`. */
   static async load(options: DaemonOptions): Promise<Daemon> {
     const file = resolve(options.configPath);
-    const config = await loadConfigFile(file);
+    const config = await loadConfigFile(file); // a missing or unreadable file is a ConfigError too
     // The watcher's baseline; had the file changed since, the watcher sees the difference and reloads.
     const text = await readFile(file, 'utf8');
     return new Daemon(options, file, text, config);
@@ -111,7 +106,7 @@ export class Daemon {
     const metrics = createMetrics({ backend, clock: this.#clock });
     this.#metrics = metrics;
     this.#api = createApiServer({
-      backend, listen: options.listen ?? formatListen(pm.api.listen), token: pm.api.token, bodyLimitBytes: pm.api.bodyLimit,
+      backend, listen: options.listen ?? formatAddress(pm.api.listen), token: pm.api.token, bodyLimitBytes: pm.api.bodyLimit,
       metrics, logger, clock: this.#clock,
     });
     const components: Component[] = [

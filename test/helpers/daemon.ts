@@ -105,7 +105,7 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
       last = err; // e.g. the API not answering yet
     }
   }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ''}`);
 }
 
 /** Writes a config file (YAML text) into `dir`; returns its path. */

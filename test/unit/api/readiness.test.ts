@@ -34,4 +34,9 @@ describe('readinessOf', () => {
     ]);
     expect(r).toEqual({ ready: false, notReady: ['a', 'c'] });
   });
+
+  it('is not ready while procmgr shuts down, whatever the processes say', () => {
+    expect(readinessOf([info('a', { readinessProbe: true })], 'shuttingDown')).toEqual({ ready: false, notReady: [], reason: 'procmgr is shuttingDown' });
+    expect(readinessOf([], 'failed').ready).toBe(false);
+  });
 });
