@@ -30,6 +30,8 @@ export interface Metrics {
 
 /** Sync calls run from milliseconds to a full grace period (30 s by default) and beyond. */
 const SYNC_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** Probe checks take a millisecond (tcp on loopback) up to their timeout (1 s by default). */
+const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
  * Builds the metrics (see docs/api.md for the list). Per-process series come from
@@ -61,6 +63,23 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     registers: [registry],
   });
 
+  const probed = new Map<string, Set<string>>();
+  const forget = (id: string): void => {
+    for (const probe of probed.get(id) ?? []) probeDuration.remove({ process: id, probe });
+    probed.delete(id);
+  };
+  const probeDuration: Histogram = new Histogram({
+    name: 'procmgr_probe_duration_seconds',
+    help: 'Duration of every probe check, by process and probe (a timed-out check counts its timeout).',
+    labelNames: ['process', 'probe'],
+    buckets: PROBE_BUCKETS,
+    registers: [registry],
+    collect() {
+      const listed = new Set(snap().map((p) => p.id));
+      for (const id of [...probed.keys()]) if (!listed.has(id)) forget(id);
+    },
+  });
+
   return {
     registry,
     onManagerEvent(e) {
@@ -68,11 +87,18 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       else if (e.type === 'removed') {
         exits.drop(e.id);
         probes.drop(e.id);
+        forget(e.id);
       }
     },
     onSupervisorEvent(e) {
       if (e.type === 'exited') exits.add(e.id, { code: e.signal ?? (e.code === null ? 'unknown' : String(e.code)) });
       else if (e.type === 'probe') probes.add(e.id, { probe: e.probe, result: e.result });
+      else if (e.type === 'probeCheck') {
+        probeDuration.observe({ process: e.id, probe: e.probe }, e.durationMs / 1000);
+        let set = probed.get(e.id);
+        if (!set) probed.set(e.id, (set = new Set()));
+        set.add(e.probe);
+      }
     },
   };
 }

@@ -18,6 +18,7 @@ export type SupervisorEvent =
   | { readonly type: 'backoff'; readonly id: string; readonly delayMs: number; readonly failures: number }
   | { readonly type: 'breaker'; readonly id: string; readonly state: BreakerState; readonly openUntil: number | undefined }
   | { readonly type: 'probe'; readonly id: string; readonly probe: 'startup' | 'liveness' | 'readiness'; readonly result: 'passed' | 'failed'; readonly message: string }
+  | { readonly type: 'probeCheck'; readonly id: string; readonly probe: 'startup' | 'liveness' | 'readiness'; readonly ok: boolean; readonly durationMs: number }
   | { readonly type: 'resource'; readonly id: string; readonly resource: string; readonly value: number; readonly limit: number; readonly action: string }
   | { readonly type: 'reattached'; readonly id: string; readonly pid: number }
   | { readonly type: 'reattachRefused'; readonly id: string; readonly pid: number; readonly reason: 'pidReused' | 'configChanged' | 'gone' | 'removed' }

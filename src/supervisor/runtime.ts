@@ -143,7 +143,11 @@ export class ProcessRuntime {
       handle,
       clock: this.deps.clock,
       logger: this.deps.logger,
-      sink: { probe: (e) => this.onProbe(e), breach: (b) => this.onBreach(b) },
+      sink: {
+        probe: (e) => this.onProbe(e),
+        check: (c) => this.deps.emit({ type: 'probeCheck', id: this.id, ...c }),
+        breach: (b) => this.onBreach(b),
+      },
     });
     const how = handle.adopted ? 'attached' : 'started';
     this.setState(this.watchers.started ? 'Running' : 'Starting', how);

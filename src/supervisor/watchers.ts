@@ -1,13 +1,14 @@
 import type { ProcessSpec } from '../config/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import type { ProcessHandle } from './handle.js';
-import { ProbeSet, type ProbeEvent, type ProbeSetStatus } from './probes/index.js';
+import { ProbeSet, type ProbeCheckResult, type ProbeEvent, type ProbeSetStatus } from './probes/index.js';
 import { ResourceMonitor, type ResourceBreach, type ResourceUsage } from './resources.js';
 import { processEnv } from './spawn.js';
 
 /** Callbacks from the watchers of one run to its runtime. */
 export interface WatcherSink {
   probe(e: ProbeEvent): void;
+  check(c: ProbeCheckResult): void;
   breach(b: ResourceBreach): void;
 }
 
@@ -32,6 +33,9 @@ export class RunWatchers {
           logger,
           onChange: (e) => {
             if (!this.#stopped) sink.probe(e);
+          },
+          onCheck: (c) => {
+            if (!this.#stopped) sink.check(c);
           },
         })
       : undefined;

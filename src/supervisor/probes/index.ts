@@ -2,7 +2,7 @@
  * Probes: kubelet-style startup, liveness and readiness checks (http, tcp, exec, grpc) for one
  * supervised process. The supervisor uses `ProbeSet`; the rest is for tests and health servers.
  */
-export type { ProbeCheck, ProbeEvent, ProbeName, ProbeResult, ProbeSetStatus, ProbeStatus, ProbeTarget } from './types.js';
+export type { ProbeCheck, ProbeCheckResult, ProbeEvent, ProbeName, ProbeResult, ProbeSetStatus, ProbeStatus, ProbeTarget } from './types.js';
 export { ProbeSet } from './probe-set.js';
 export type { ProbeSetOptions } from './probe-set.js';
 export { createCheck } from './create-check.js';

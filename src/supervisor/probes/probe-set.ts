@@ -5,7 +5,7 @@ import { createCheck } from './create-check.js';
 import { INITIAL_STATUS, INITIAL_VERDICT, recordResult } from './probe-state.js';
 import type { ProbeVerdict } from './probe-state.js';
 import { runCheck } from './run-check.js';
-import type { ProbeCheck, ProbeEvent, ProbeName, ProbeSetStatus, ProbeStatus, ProbeTarget } from './types.js';
+import type { ProbeCheck, ProbeCheckResult, ProbeEvent, ProbeName, ProbeSetStatus, ProbeStatus, ProbeTarget } from './types.js';
 
 /** Options of `ProbeSet`. */
 export interface ProbeSetOptions {
@@ -20,6 +20,8 @@ export interface ProbeSetOptions {
   readonly logger?: Logger | undefined;
   /** Called on every flip (and a startup probe's first pass). Must not block; a throw is logged. */
   readonly onChange: (event: ProbeEvent) => void;
+  /** Called after every check (for duration metrics). Must not block; a throw is logged. Default: none. */
+  readonly onCheck?: ((result: ProbeCheckResult) => void) | undefined;
   /** Builds each probe's check once, at construction. Default: `createCheck`; tests script their own. */
   readonly checkFor?: ((spec: ProbeSpec, target: ProbeTarget) => ProbeCheck) | undefined;
   /** How long a check that ignores its abort is waited for before it is abandoned. Default: 2 000 ms. */
@@ -52,6 +54,7 @@ export class ProbeSet {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly onChange: (event: ProbeEvent) => void;
+  private readonly onCheck: ((result: ProbeCheckResult) => void) | undefined;
   private readonly abandonAfterMs: number;
   private readonly slots = new Map<ProbeName, Slot>();
   private readonly controller = new AbortController();
@@ -65,6 +68,7 @@ export class ProbeSet {
     this.clock = opts.clock;
     this.logger = opts.logger ?? silentLogger;
     this.onChange = opts.onChange;
+    this.onCheck = opts.onCheck;
     this.abandonAfterMs = opts.abandonAfterMs ?? 2_000;
     const checkFor = opts.checkFor ?? createCheck;
     for (const name of ORDER) {
@@ -129,8 +133,10 @@ export class ProbeSet {
     try {
       await sleep(this.clock, (this.startedAt ?? 0) + spec.initialDelay - this.clock.now(), signal);
       for (;;) {
+        const began = this.clock.now();
         const result = await runCheck(slot.check, { clock: this.clock, timeoutMs: spec.timeout, abandonAfterMs: this.abandonAfterMs, signal });
         if (signal.aborted) return;
+        this.reportCheck({ probe: slot.name, ok: result.ok, durationMs: this.clock.now() - began });
         this.record(slot, result.ok, result.message);
         if (slot.name === 'startup' && slot.verdict === 'passed') return;
         await sleep(this.clock, spec.interval, signal);
@@ -153,6 +159,14 @@ export class ProbeSet {
     log.call(this.logger, { process: this.id, probe: slot.name, message }, `${slot.name} probe ${flip}`);
     this.emit({ id: this.id, probe: slot.name, result: flip, message });
     if (slot.name === 'startup' && flip === 'passed') this.beginGated();
+  }
+
+  private reportCheck(result: ProbeCheckResult): void {
+    try {
+      this.onCheck?.(result);
+    } catch (err) {
+      this.logger.error({ process: this.id, probe: result.probe, err: describe(err) }, 'probe onCheck handler threw');
+    }
   }
 
   private emit(event: ProbeEvent): void {

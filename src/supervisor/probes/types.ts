@@ -36,6 +36,13 @@ export interface ProbeEvent {
   readonly message: string;
 }
 
+/** Every finished check (not only flips), for metrics: which probe, its result and how long it took. */
+export interface ProbeCheckResult {
+  readonly probe: ProbeName;
+  readonly ok: boolean;
+  readonly durationMs: number;
+}
+
 /** One probe in `ProbeSetStatus`: the last check and the current run of equal results. */
 export interface ProbeStatus {
   /** The last check's result; undefined before the first check. */

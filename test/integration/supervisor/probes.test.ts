@@ -46,6 +46,11 @@ describe('probes on supervised processes', () => {
     expect(h.of('probe', 'web').find((e) => e.result === 'failed')).toMatchObject({ probe: 'liveness' });
     await h.running('web');
     expect(h.supervisor.status('web')?.restarts).toBe(1);
+    // Every check (not only the flips) is reported with its duration, for the metrics.
+    const checks = h.of('probeCheck', 'web');
+    expect(checks.filter((c) => c.ok).length).toBeGreaterThan(0);
+    expect(checks.filter((c) => !c.ok).length).toBeGreaterThanOrEqual(2);
+    expect(checks.every((c) => c.probe === 'liveness' && c.durationMs >= 0)).toBe(true);
   });
 
   it('readiness flips the ready flag both ways and never restarts', async () => {

@@ -76,6 +76,15 @@ describe('createMetrics', () => {
     expect(text).toContain('procmgr_probe_transitions_total{process="web",probe="readiness",result="failed"} 1');
   });
 
+  it('observes every probe check\'s duration by process and probe', async () => {
+    const { metrics, scrape } = setup(info('web'));
+    metrics.onSupervisorEvent({ type: 'probeCheck', id: 'web', probe: 'liveness', ok: true, durationMs: 2 });
+    metrics.onSupervisorEvent({ type: 'probeCheck', id: 'web', probe: 'liveness', ok: false, durationMs: 1_000 });
+    const text = await scrape();
+    expect(text).toContain('procmgr_probe_duration_seconds_bucket{le="0.0025",process="web",probe="liveness"} 1');
+    expect(text).toContain('procmgr_probe_duration_seconds_count{process="web",probe="liveness"} 2');
+  });
+
   it('observes sync durations in seconds by hook and outcome', async () => {
     const { metrics, scrape } = setup();
     metrics.onManagerEvent({ type: 'sync', id: 'a', hook: 'syncProcess', outcome: 'success', durationMs: 20 });
@@ -93,6 +102,7 @@ describe('createMetrics', () => {
     for (const id of ['keep', 'gone', 'quiet']) {
       metrics.onSupervisorEvent({ type: 'exited', id, pid: 1, code: 0, signal: null, reason: undefined, ranForMs: 1 });
       metrics.onSupervisorEvent({ type: 'probe', id, probe: 'liveness', result: 'failed', message: 'x' });
+      metrics.onSupervisorEvent({ type: 'probeCheck', id, probe: 'liveness', ok: false, durationMs: 5 });
     }
     expect(await scrape()).toContain('process="gone"');
     backend.processes.delete('gone');
