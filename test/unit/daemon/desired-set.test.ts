@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import type { ProcessEntry, ProcessSpecInput } from '../../../src/config/index.js';
+import { ProcessManager } from '../../../src/core/index.js';
+import { DesiredSet } from '../../../src/daemon/index.js';
+import type { RuntimeStatus } from '../../../src/supervisor/index.js';
+import { FakeClock, flushMicrotasks, silentLogger } from '../../../src/util/index.js';
+import { RecordingSyncer } from '../../helpers/recording-syncer.js';
+
+function entry(id: string, args: string[] = [], dependsOn: string[] = []): ProcessEntry {
+  return { id, dependsOn, spec: { command: 'sleep', args } };
+}
+
+function setup() {
+  const clock = new FakeClock();
+  const syncer = new RecordingSyncer<ProcessSpecInput>(clock);
+  const manager = new ProcessManager<ProcessSpecInput>({ syncer, clock, random: () => 0.5 });
+  const ready = new Set<string>();
+  const status = (id: string): RuntimeStatus | undefined => (ready.has(id) ? ({ id, ready: true, state: 'Running' } as RuntimeStatus) : undefined);
+  const set = new DesiredSet({ manager, status, logger: silentLogger });
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await flushMicrotasks();
+  };
+  return { clock, syncer, manager, ready, set, settle };
+}
+
+describe('DesiredSet', () => {
+  it('creates what is new, updates only what changed, and terminates what is gone', async () => {
+    const { syncer, manager, set, settle } = setup();
+    expect(set.apply([entry('a', ['1']), entry('b', ['1'])])).toEqual({ created: ['a', 'b'], updated: [], removed: [], unchanged: [] });
+    await settle();
+    expect(syncer.calls.map((c) => `${c.hook} ${c.id} ${c.updateType}`)).toEqual(['syncProcess a create', 'syncProcess b create']);
+
+    syncer.calls.length = 0;
+    // Same specs, other key order: not a change.
+    const sameA: ProcessEntry = { id: 'a', dependsOn: [], spec: { args: ['1'], command: 'sleep' } };
+    expect(set.apply([sameA, entry('b', ['2'])])).toEqual({ created: [], updated: ['b'], removed: [], unchanged: ['a'] });
+    await settle();
+    expect(syncer.calls.map((c) => `${c.hook} ${c.id} ${c.updateType}`)).toEqual(['syncProcess b update']);
+
+    syncer.calls.length = 0;
+    expect(set.apply([sameA])).toMatchObject({ removed: ['b'] });
+    await settle();
+    expect(syncer.hooks('b')).toEqual(['syncTerminating', 'syncTerminated']);
+    expect(manager.getStatus('a')?.phase).toBe('Syncing');
+  });
+
+  it('declares a process only once its dependencies are ready, and says what it waits for', async () => {
+    const { syncer, ready, set, settle } = setup();
+    set.apply([entry('worker', [], ['db', 'cache']), entry('db'), entry('cache')]);
+    await settle();
+    expect(syncer.calls.map((c) => c.id)).toEqual(['db', 'cache']);
+    expect(set.waiting.get('worker')).toEqual(['db', 'cache']);
+    ready.add('db');
+    set.reconcile();
+    expect(set.waiting.get('worker')).toEqual(['cache']);
+    ready.add('cache');
+    set.reconcile();
+    await settle();
+    expect(set.waiting.size).toBe(0);
+    expect(syncer.calls.map((c) => c.id)).toEqual(['db', 'cache', 'worker']);
+  });
+
+  it('an id removed and added back while it still stops is created anew once it has finished', async () => {
+    const { syncer, manager, set, settle } = setup();
+    let release: () => void = () => undefined;
+    syncer.on('syncTerminating', () => new Promise<void>((r) => (release = r)));
+    set.apply([entry('a')]);
+    await settle();
+    set.apply([]);
+    await settle();
+    expect(manager.getStatus('a')?.phase).toBe('Terminating');
+    set.apply([entry('a', ['new'])]);
+    await settle();
+    expect(syncer.of('a', 'syncProcess')).toHaveLength(1); // not yet: it is still stopping
+    release();
+    await settle();
+    set.reconcile(); // the daemon does this on every phase event
+    await settle();
+    const creates = syncer.of('a', 'syncProcess');
+    expect(creates).toHaveLength(2);
+    expect(creates[1]?.config).toEqual({ command: 'sleep', args: ['new'] });
+  });
+});
