@@ -85,3 +85,22 @@ ${optionsTable(processSpecSchema)}`;
 export function renderConfigJsonSchema(): string {
   return `${JSON.stringify(daemonConfigJsonSchema(), null, 2)}\n`;
 }
+
+/** The README's config table (the `processManager` section), between its generated-block markers. */
+export function renderReadmeConfigTable(): string {
+  return optionsTable(processManagerSchema);
+}
+
+/** Marks of a generated block inside a hand-written file. */
+export function blockMarks(name: string): { begin: string; end: string } {
+  return { begin: `<!-- BEGIN generated:${name} (npm run docs) -->`, end: `<!-- END generated:${name} -->` };
+}
+
+/** `text` with the block `name` replaced by `content`; throws when the markers are missing. */
+export function replaceBlock(text: string, name: string, content: string): string {
+  const { begin, end } = blockMarks(name);
+  const from = text.indexOf(begin);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`markers of the generated block "${name}" not found`);
+  return `${text.slice(0, from + begin.length)}\n${content}${text.slice(to)}`;
+}

@@ -1,7 +1,7 @@
 // Writes the files that are generated from the zod schemas: `npm run docs`.
 // test/unit/config/docs.test.ts fails when a committed file differs from what this renders.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { renderConfigDoc, renderConfigJsonSchema, renderProcessSpecDoc } from './docs-content.js';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { renderConfigDoc, renderConfigJsonSchema, renderProcessSpecDoc, renderReadmeConfigTable, replaceBlock } from './docs-content.js';
 
 const outputs: Array<[string, () => string]> = [
   ['../docs/process-spec.md', renderProcessSpecDoc],
@@ -14,3 +14,8 @@ for (const [path, render] of outputs) {
   writeFileSync(target, render());
   console.log(`wrote ${target.pathname}`);
 }
+
+// Generated blocks inside hand-written files.
+const readme = new URL('../README.md', import.meta.url);
+writeFileSync(readme, replaceBlock(readFileSync(readme, 'utf8'), 'config-table', renderReadmeConfigTable()));
+console.log(`updated ${readme.pathname} (config-table)`);

@@ -55,7 +55,7 @@ const listenSchema = z.string().transform((text, ctx): ListenAddress => {
 
 const apiSchema = z.strictObject({
   listen: listenSchema.prefault('127.0.0.1:7070').describe('`host:port`, `[ipv6]:port` or `unix:/path/to.sock` (a relative socket path resolves against the config file\'s directory). Port 0 picks a free port.'),
-  token: z.string().min(1).optional().describe('Bearer token that mutating requests must send. Without `token` or `tokenFile`, anyone who can reach `listen` may change processes.'),
+  token: z.string().min(1).optional().describe('Bearer token for mutating requests (PUT, POST). Required of them when `listen` is beyond loopback (without a token they are refused there); on loopback or a unix socket a token is accepted but not required.'),
   tokenFile: z.string().min(1).optional().describe('File holding the token (surrounding whitespace trimmed), so the secret stays out of this file; relative to the config file\'s directory. Not together with `token`.'),
   bodyLimit: sizeBytes.prefault('1Mi').describe('Largest request body accepted.'),
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { renderConfigDoc, renderConfigJsonSchema, renderProcessSpecDoc } from '../../../hack/docs-content.js';
+import { renderConfigDoc, renderConfigJsonSchema, renderProcessSpecDoc, renderReadmeConfigTable, replaceBlock } from '../../../hack/docs-content.js';
 
 const committed = (path: string): string => readFileSync(new URL(`../../../${path}`, import.meta.url), 'utf8');
 
@@ -12,6 +12,11 @@ describe('generated docs', () => {
     ['schema/procmgr.schema.json', renderConfigJsonSchema],
   ])('%s matches the schema', (path, render) => {
     expect(committed(path)).toBe(render());
+  });
+
+  it('README.md carries the current config table', () => {
+    const readme = committed('README.md');
+    expect(replaceBlock(readme, 'config-table', renderReadmeConfigTable())).toBe(readme);
   });
 
   it('names every top-level field with its default', () => {
