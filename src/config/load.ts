@@ -156,7 +156,8 @@ function graphProblems(list: unknown, prefix: string): ConfigProblem[] {
     else problems.push({ path: `${prefix}[${i}].id`, message: `duplicate id ${showValue(id)} (also ${prefix}[${seen}])` });
   });
   entries.forEach((e, i) => {
-    if (!e || first.get(e.id as string) !== i || !Array.isArray(e.dependsOn)) return;
+    // A duplicate's own dependencies are checked too (all problems at once); the first entry's make the graph.
+    if (!e || !Array.isArray(e.dependsOn)) return;
     const id = e.id as string;
     const ok: string[] = [];
     e.dependsOn.forEach((dep: unknown, k) => {
@@ -166,7 +167,7 @@ function graphProblems(list: unknown, prefix: string): ConfigProblem[] {
       else if (!first.has(dep)) problems.push({ path, message: `unknown id ${showValue(dep)}; ${idList([...first.keys()].filter((x) => x !== id))}` });
       else ok.push(dep);
     });
-    deps.set(id, ok);
+    if (first.get(id) === i) deps.set(id, ok);
   });
   for (const cycle of cyclesOf(deps, first)) {
     const [head] = cycle;

@@ -127,6 +127,8 @@ describe('checks across entries', () => {
     [[p('web', ['web'])], 'processes[0].dependsOn[0]: "web" is this process itself; expected the id of another process'],
     [[p('a', ['b']), p('b', ['c']), p('c', ['a'])], 'processes[0].dependsOn: dependency cycle a -> b -> c -> a; expected dependencies without cycles'],
     [[p('x'), p('b', ['c']), p('c', ['b'])], 'processes[1].dependsOn: dependency cycle b -> c -> b'],
+    // A duplicate's own dependencies are still checked: every problem at once.
+    [[p('web'), p('db'), p('web', ['nope'])], 'processes[2].dependsOn[0]: unknown id "nope"'],
   ])('%j', (processes, message) => {
     expect(problems(() => parseDaemonConfig({ processes }))).toContainEqual(expect.stringContaining(message));
   });
