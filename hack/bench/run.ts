@@ -16,6 +16,7 @@ type Suite = () => Promise<readonly Row[]>;
 const SUITES: Readonly<Record<string, Suite>> = {
   engine: async () => (await import('./engine.js')).run(),
   supervisor: async () => (await import('./supervisor.js')).run(),
+  daemon: async () => (await import('./daemon.js')).run(),
 };
 
 const self = fileURLToPath(import.meta.url);
