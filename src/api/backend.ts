@@ -20,8 +20,11 @@ export interface ApiBackend {
   stop(id: string): Promise<void>;
   start(id: string): Promise<void>;
   logs(id: string, opts: { readonly tail?: number }): LogLine[];
-  /** Calls `fn` for every new line until the returned function is called. */
-  followLogs(id: string, fn: (line: LogLine) => void): () => void;
+  /**
+   * Calls `fn` for every new line until the returned function is called; `onEnd` once no more
+   * lines can come (the process finished or was removed), so a follow stream can end.
+   */
+  followLogs(id: string, fn: (line: LogLine) => void, onEnd?: () => void): () => void;
   /** Liveness of procmgr itself (engine not failed, config source making progress). */
   health(): HealthInfo;
   /** The engine's work-queue depth and counts, for metrics. */
@@ -35,6 +38,8 @@ export interface ProcessInfo extends RuntimeStatus {
   readonly uptimeMs: number | undefined;
   /** The spec has a readiness probe (so `/readyz` waits for `ready`). */
   readonly readinessProbe: boolean;
+  /** Not started yet: the dependencies it still waits for (so `/readyz` waits for it too). */
+  readonly waitingFor?: readonly string[];
 }
 
 export interface ApplyResult {

@@ -48,15 +48,20 @@ export function serveLogs(opts: {
   };
   followers.add(end);
   // Lines cannot slip in between `logs` above and this subscription: both run in this same tick.
-  const unsubscribe = backend.followLogs(id, (line) => {
-    if (!followers.has(end)) return;
-    if (res.writableLength > FOLLOW_BUFFER_LIMIT_BYTES) {
-      logger.warn({ process: id, bufferedBytes: res.writableLength }, 'log follower reads too slowly; ending its stream');
-      end();
-      return;
-    }
-    res.write(ndjson(line));
-  });
+  const unsubscribe = backend.followLogs(
+    id,
+    (line) => {
+      if (!followers.has(end)) return;
+      if (res.writableLength > FOLLOW_BUFFER_LIMIT_BYTES) {
+        logger.warn({ process: id, bufferedBytes: res.writableLength }, 'log follower reads too slowly; ending its stream');
+        end();
+        return;
+      }
+      res.write(ndjson(line));
+    },
+    // The process finished or was removed: no more lines, so the stream (and `logs -f`) ends.
+    () => queueMicrotask(end),
+  );
   subscribed = true;
   // Ended while subscribing (a backend that replays synchronously into a full buffer).
   if (!followers.has(end)) unsubscribe();

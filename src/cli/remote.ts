@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { createApiClient, type ApiClient } from '../api/index.js';
 import { statusTable } from './format.js';
 
@@ -42,7 +42,11 @@ export function addRemoteCommands(program: Command): void {
   remote(program.command('logs').description('print the recent output of a process; -f follows it'))
     .argument('<id>', 'process id')
     .option('-f, --follow', 'keep printing new lines until interrupted')
-    .option('-n, --tail <lines>', 'how many buffered lines to print first', (v) => Number(v))
+    .option('-n, --tail <lines>', 'how many buffered lines to print first', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number of lines, got "${v}"`);
+      return n;
+    })
     .action(async (id: string, opts: RemoteOptions & { follow?: boolean; tail?: number }) => {
       const c = client(opts);
       const print = (l: { stream: string; line: string }): void => void process.stdout.write(`${l.stream === 'stderr' ? '[err] ' : ''}${l.line}\n`);

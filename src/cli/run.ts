@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
-import { loadConfigFile, type ConfigError } from '../config/index.js';
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfigFile, parseListen, type ConfigError } from '../config/index.js';
 import { Daemon } from '../daemon/index.js';
 import { isProcmgrError } from '../util/index.js';
 
@@ -29,7 +29,12 @@ export function addRunCommands(program: Command): void {
     .command('run')
     .description('run the daemon: supervise the processes of a config file, serve the API, hot-reload the file')
     .option('-c, --config <file>', 'config file (YAML or JSON)', EXAMPLE_CONFIG)
-    .option('--listen <address>', 'override processManager.api.listen (host:port or unix:/path)')
+    .option('--listen <address>', 'override processManager.api.listen (host:port or unix:/path)', (v) => {
+      // A usage error (exit 2) before anything starts, not a bind failure later.
+      const parsed = parseListen(v);
+      if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
+      return v;
+    })
     .action(async (opts: { config: string; listen?: string }) => {
       process.exitCode = await run(opts.config, opts.listen);
     });
@@ -81,11 +86,14 @@ async function run(configPath: string, listen: string | undefined): Promise<numb
     };
     process.on('SIGTERM', onStop).on('SIGINT', onStop);
   });
-  process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
+  process.on('SIGHUP', () => void daemon.reload('SIGHUP')); // never rejects: failures are logged
   try {
     await daemon.start();
   } catch (err) {
+    // A signal during startup: what started is being stopped; exit as that stop says.
+    if (isProcmgrError(err) && err.code === 'START_ABORTED') return finished;
     log.fatal({ err }, 'procmgr could not start');
+    await daemon.stop().catch(() => undefined);
     return EXIT.failed;
   }
   return finished;

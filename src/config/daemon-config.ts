@@ -116,9 +116,27 @@ export const processManagerSchema = z.strictObject({
   engine: engineSchema.prefault({}).describe('Tuning of the engine that drives the processes; the defaults suit most uses.'),
 });
 
+/** When a dependency lets its dependents start (compose's conditions). */
+export const DEPENDENCY_CONDITIONS = ['started', 'ready', 'completed'] as const;
+export type DependencyCondition = (typeof DEPENDENCY_CONDITIONS)[number];
+
+const dependencySchema = z.union([
+  processIdSchema,
+  z.strictObject({
+    id: processIdSchema,
+    condition: z
+      .enum(DEPENDENCY_CONDITIONS)
+      .default('ready')
+      .describe('`started`: it runs; `ready`: it runs and its readiness probe (if any) passes; `completed`: it exited 0 and will not be restarted (a job, such as a migration).'),
+  }),
+]);
+
 const entryFields = {
   id: processIdSchema,
-  dependsOn: z.array(processIdSchema).default([]).describe('Ids of processes to start first: this one starts once they run (and, if they have a readiness probe, are ready).'),
+  dependsOn: z
+    .array(dependencySchema)
+    .default([])
+    .describe('Processes to start first: an id (wait until it is ready) or `{ id, condition: started | ready | completed }`. Only the first start waits; later restarts of a dependency do not stop this one.'),
 };
 
 /** The fields a config entry adds to the process spec (documented on their own). */
@@ -149,8 +167,14 @@ export type LogLevel = ProcessManagerSettings['logLevel'];
  */
 export interface ProcessEntry {
   readonly id: string;
-  readonly dependsOn: string[];
+  readonly dependsOn: readonly Dependency[];
   readonly spec: ProcessSpecInput;
+}
+
+/** One `dependsOn` item, normalized (a bare id means condition `ready`). */
+export interface Dependency {
+  readonly id: string;
+  readonly condition: DependencyCondition;
 }
 
 /** A validated config file. */

@@ -46,12 +46,26 @@ export function showValue(v: unknown): string {
  */
 export function problemsOf(error: z.ZodError, prefix = '', schema?: z.ZodType): ConfigProblem[] {
   const root = schema === undefined ? undefined : jsonSchemaOf(schema);
-  return error.issues.flatMap((issue) => {
+  return expandUnions(error.issues).flatMap((issue) => {
     const node = root && nodeAt(root, issue.path);
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ path: formatPath([...issue.path, key], prefix), message: unknownKey(key, node) }));
     }
     return [{ path: formatPath(issue.path, prefix), message: messageOf(issue, node) }];
+  });
+}
+
+/**
+ * A union that failed in exactly one branch of the input's own shape (an object given where
+ * "id or { id, condition }" is allowed) is reported by that branch's issues, which name the field
+ * and value, instead of "expected a string or a mapping".
+ */
+function expandUnions(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_union') return [issue];
+    const shaped = issue.errors.filter((branch) => !(branch.length === 1 && branch[0]?.code === 'invalid_type' && branch[0].path.length === 0));
+    if (shaped.length !== 1) return [issue];
+    return expandUnions((shaped[0] ?? []).map((i) => ({ ...i, path: [...issue.path, ...i.path] })));
   });
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { daemonConfigSchema, processIdSchema, processListSchema, type DaemonConfig, type ProcessEntry } from './daemon-config.js';
+import { daemonConfigSchema, processIdSchema, processListSchema, type DaemonConfig, type Dependency, type DependencyCondition, type ProcessEntry } from './daemon-config.js';
 import { ConfigError, problemsOf, showValue, type ConfigProblem } from './errors.js';
 import type { ProcessSpecInput } from './process-spec.js';
 
@@ -25,7 +25,16 @@ export function parseConfigText(text: string, source: string): unknown {
     });
     throw new ConfigError(`YAML in ${source}`, problems);
   }
-  return doc.toJS() as unknown;
+  try {
+    return doc.toJS() as unknown;
+  } catch (err) {
+    // Resolving the document can still fail (an undefined alias, an alias bomb): bad input, not a crash.
+    return badYaml(source, err);
+  }
+}
+
+function badYaml(source: string, err: unknown): never {
+  throw new ConfigError(`YAML in ${source}`, [{ path: source, message: err instanceof Error ? err.message : String(err) }]);
 }
 
 /**
@@ -39,6 +48,10 @@ export function parseDaemonConfig(input: unknown, where = ''): DaemonConfig {
   const problems = result.success ? [] : problemsOf(result.error, '', daemonConfigSchema);
   const top = isObject(raw) ? raw : {};
   problems.push(...tokenProblems(top.processManager), ...graphProblems(top.processes, 'processes'));
+  const max = result.success ? result.data.processManager.engine.maxProcesses : undefined;
+  if (max !== undefined && Array.isArray(top.processes) && top.processes.length > max) {
+    problems.push({ path: 'processes', message: `expected at most ${max} processes (processManager.engine.maxProcesses), got ${top.processes.length}` });
+  }
   if (!result.success || problems.length > 0) throw new ConfigError(where === '' ? 'config' : `config ${where}`, problems);
   return { processManager: result.data.processManager, processes: entriesOf(top.processes) };
 }
@@ -61,6 +74,11 @@ export function parseProcessList(input: unknown, where = 'processes'): ProcessEn
  * file too, so the caller has one error type to report.
  */
 export async function loadConfigFile(path: string): Promise<DaemonConfig> {
+  return (await readConfigFile(path)).config;
+}
+
+/** `loadConfigFile` that also returns the text it read (the daemon's watcher baseline: one read, no gap). */
+export async function readConfigFile(path: string): Promise<{ readonly text: string; readonly config: DaemonConfig }> {
   const file = resolve(path);
   let text: string;
   try {
@@ -69,7 +87,7 @@ export async function loadConfigFile(path: string): Promise<DaemonConfig> {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     throw new ConfigError(`config file ${file}`, [{ path: file, message: missing ? 'no such file' : `cannot read: ${(err as Error).message}` }]);
   }
-  return loadConfigText(text, file);
+  return { text, config: await loadConfigText(text, file) };
 }
 
 /** `loadConfigFile` for text already read from `file` (the watcher's), so it is not read twice. */
@@ -127,7 +145,12 @@ function entriesOf(list: unknown): ProcessEntry[] {
   if (!Array.isArray(list)) return [];
   return list.map((entry: Record<string, unknown>) => {
     const { id, dependsOn, ...spec } = structuredClone(entry);
-    return { id: id as string, dependsOn: (dependsOn as string[] | undefined) ?? [], spec };
+    const deps = ((dependsOn as unknown[] | undefined) ?? []).map((d): Dependency => {
+      if (typeof d === 'string') return { id: d, condition: 'ready' };
+      const obj = d as { id: string; condition?: DependencyCondition };
+      return { id: obj.id, condition: obj.condition ?? 'ready' };
+    });
+    return { id: id as string, dependsOn: deps, spec };
   });
 }
 
@@ -160,8 +183,9 @@ function graphProblems(list: unknown, prefix: string): ConfigProblem[] {
     if (!e || !Array.isArray(e.dependsOn)) return;
     const id = e.id as string;
     const ok: string[] = [];
-    e.dependsOn.forEach((dep: unknown, k) => {
-      if (typeof dep !== 'string') return;
+    e.dependsOn.forEach((item: unknown, k) => {
+      const dep = typeof item === 'string' ? item : isObject(item) && typeof item.id === 'string' ? item.id : undefined;
+      if (dep === undefined) return; // zod reports it
       const path = `${prefix}[${i}].dependsOn[${k}]`;
       if (dep === id) problems.push({ path, message: `${showValue(dep)} is this process itself; expected the id of another process` });
       else if (!first.has(dep)) problems.push({ path, message: `unknown id ${showValue(dep)}; ${idList([...first.keys()].filter((x) => x !== id))}` });

@@ -125,6 +125,8 @@ export class ConfigWatcher {
       this.#last = text;
       return;
     }
+    // Any non-empty read ends an empty spell, also one with unchanged content (a truncate-and-rewrite).
+    if (text !== undefined && text !== '') this.#emptySeen = false;
     if (text === undefined || text === this.#last || this.#stopped) return;
     if (text === '' && !this.#emptySeen) {
       // An empty file is a valid config that stops every process, and also what a reader sees

@@ -37,12 +37,14 @@ export class DaemonBackend implements ApiBackend {
     const st = this.#d.manager.getStatus(id);
     const entry = this.#d.desired.entries.get(id);
     if (!st && !entry) return undefined;
-    const rt = this.#d.supervisor.status(id) ?? notStarted(id, this.#d.clock.now(), this.#d.desired.waiting.get(id));
+    const waiting = this.#d.desired.waiting.get(id);
+    const rt = this.#d.supervisor.status(id) ?? notStarted(id, this.#d.clock.now(), waiting);
     return {
       ...rt,
       phase: st?.phase ?? 'Starting',
       uptimeMs: rt.startedAt === undefined ? undefined : Math.max(0, this.#d.clock.now() - rt.startedAt),
       readinessProbe: entry?.spec.probes?.readiness !== undefined,
+      ...(waiting ? { waitingFor: waiting } : {}),
     };
   }
 
@@ -53,7 +55,8 @@ export class DaemonBackend implements ApiBackend {
 
   restart(id: string): Promise<void> {
     this.#known(id);
-    this.#d.supervisor.restart(id);
+    if (this.#finished(id)) this.#d.desired.rerun(id);
+    else this.#d.supervisor.restart(id);
     return Promise.resolve();
   }
 
@@ -64,7 +67,16 @@ export class DaemonBackend implements ApiBackend {
 
   start(id: string): Promise<void> {
     this.#known(id);
+    // A finished job (or a process the engine gave up on) is not in the engine's hands any more: run it anew.
+    if (this.#finished(id)) {
+      this.#d.desired.rerun(id);
+      return Promise.resolve();
+    }
     return this.#d.supervisor.start(id);
+  }
+
+  #finished(id: string): boolean {
+    return this.#d.manager.getStatus(id)?.phase === 'Finished';
   }
 
   logs(id: string, opts: { readonly tail?: number }): LogLine[] {
@@ -72,9 +84,9 @@ export class DaemonBackend implements ApiBackend {
     return this.#d.supervisor.logs(id, opts.tail === undefined ? {} : { tail: opts.tail });
   }
 
-  followLogs(id: string, fn: (line: LogLine) => void): () => void {
+  followLogs(id: string, fn: (line: LogLine) => void, onEnd?: () => void): () => void {
     this.#known(id);
-    return this.#d.supervisor.followLogs(id, fn);
+    return this.#d.supervisor.followLogs(id, fn, onEnd);
   }
 
   health(): HealthInfo {

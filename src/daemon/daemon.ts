@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino, type Logger as PinoLogger } from 'pino';
 import { createApiServer, createMetrics, formatAddress, type ApiServer, type Metrics } from '../api/index.js';
-import { ConfigWatcher, loadConfigFile, loadConfigText, type ConfigError, type DaemonConfig } from '../config/index.js';
+import { ConfigWatcher, loadConfigText, readConfigFile, type ConfigError, type DaemonConfig } from '../config/index.js';
 import type { ShutdownResult } from '../core/index.js';
 import { createSupervisedManager } from '../supervisor/index.js';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
@@ -47,14 +47,15 @@ export class Daemon {
   #config: DaemonConfig;
   #lastReload: ReloadOutcome | undefined;
   #watcher: ConfigWatcher | undefined;
+  #accepting = false;
+  #reloads: Promise<unknown> = Promise.resolve();
   #shutdown: Promise<ShutdownResult> | undefined;
 
   /** Reads and validates the config (throws `ConfigError`), then builds the daemon; nothing runs before `start`. */
   static async load(options: DaemonOptions): Promise<Daemon> {
     const file = resolve(options.configPath);
-    const config = await loadConfigFile(file); // a missing or unreadable file is a ConfigError too
-    // The watcher's baseline; had the file changed since, the watcher sees the difference and reloads.
-    const text = await readFile(file, 'utf8');
+    // One read: its text is the watcher's baseline, so what runs and what the watcher compares against agree.
+    const { text, config } = await readConfigFile(file); // a missing or unreadable file is a ConfigError too
     return new Daemon(options, file, text, config);
   }
 
@@ -73,7 +74,12 @@ export class Daemon {
       reconcileQueued = true;
       queueMicrotask(() => {
         reconcileQueued = false;
-        this.#desired.reconcile();
+        try {
+          this.#desired.reconcile();
+        } catch (err) {
+          // Never let this take the daemon (and the supervision of every process) down; the next event retries.
+          logger.error({ err }, 'reconciling the desired set failed');
+        }
       });
     };
     const { manager, supervisor } = createSupervisedManager({
@@ -98,7 +104,7 @@ export class Daemon {
     });
     this.#manager = manager;
     this.#supervisor = supervisor;
-    this.#desired = new DesiredSet({ manager, status: (id) => supervisor.status(id), logger });
+    this.#desired = new DesiredSet({ manager, status: (id) => supervisor.status(id), logger, capacity: pm.engine.maxProcesses });
     const backend = new DaemonBackend({
       manager, supervisor, desired: this.#desired, clock: this.#clock,
       healthDetails: () => ({ config: this.#file, lastReload: this.#lastReload, configWatchedAt: this.#watcher?.lastProgressAt }),
@@ -109,9 +115,10 @@ export class Daemon {
       backend, listen: options.listen ?? formatAddress(pm.api.listen), token: pm.api.token, bodyLimitBytes: pm.api.bodyLimit,
       metrics, logger, clock: this.#clock,
     });
+    // The API comes first and goes last: while processes stop, /readyz answers 503 and `status` still works.
     const components: Component[] = [
-      { name: 'processes', start: () => this.#startProcesses(), stop: () => this.#stopProcesses() },
       { name: 'api', start: () => this.#api.start(), stop: () => this.#api.stop() },
+      { name: 'processes', start: () => this.#startProcesses(), stop: () => this.#stopProcesses() },
     ];
     if (pm.reload.watch) {
       components.push({
@@ -119,7 +126,7 @@ export class Daemon {
         start: () => {
           this.#watcher = new ConfigWatcher({
             file, initialText: text, debounceMs: pm.reload.debounce, clock: this.#clock,
-            onChange: async (t) => void (await this.#applyText(t, 'file changed')),
+            onChange: async (t) => void (await this.#serialized(() => this.#applyText(t, 'file changed'))),
             onError: (err) => logger.warn({ err, config: file }, 'watching the config file failed; retrying'),
           });
           return this.#watcher.start();
@@ -145,18 +152,44 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.#lifecycle.start();
+    this.#accepting = true;
     this.logger.info({ config: this.#file, api: this.#api.address, processes: this.#config.processes.length }, 'procmgr running');
   }
 
   /** Re-reads the config file (SIGHUP). A bad file is logged and rejected; the running set is kept. */
-  async reload(reason = 'reload requested'): Promise<ReloadOutcome> {
-    let text: string;
-    try {
-      text = await readFile(this.#file, 'utf8');
-    } catch (err) {
-      return this.#rejected(`cannot read ${this.#file}: ${(err as Error).message}`, reason);
-    }
-    return this.#applyText(text, reason);
+  reload(reason = 'reload requested'): Promise<ReloadOutcome> {
+    return this.#serialized(async () => {
+      let text: string;
+      try {
+        text = await readFile(this.#file, 'utf8');
+      } catch (err) {
+        this.logger.error({ config: this.#file, err, reason }, 'config cannot be read; the running processes keep their last good config');
+        return this.#rejected(`cannot read ${this.#file}: ${(err as Error).message}`);
+      }
+      return this.#applyText(text, reason);
+    });
+  }
+
+  /**
+   * Reloads run one at a time, in the order asked (the last one wins), and only while the daemon
+   * runs: not during startup (the state dir is still being reconciled) nor once stopping began.
+   */
+  #serialized(fn: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> {
+    const run = async (): Promise<ReloadOutcome> => {
+      if (!this.#accepting) {
+        this.logger.warn({ config: this.#file }, 'reload ignored: procmgr is starting or stopping');
+        return this.#rejected('procmgr is starting or stopping');
+      }
+      try {
+        return await fn();
+      } catch (err) {
+        this.logger.error({ config: this.#file, err }, 'reload failed; the running processes keep their last good config');
+        return this.#rejected(err instanceof Error ? err.message : String(err));
+      }
+    };
+    const next = this.#reloads.then(run);
+    this.#reloads = next;
+    return next;
   }
 
   /**
@@ -164,6 +197,7 @@ export class Daemon {
    * watcher. `force` kills what is still running at once (a second SIGTERM). Idempotent.
    */
   async stop(options: { readonly force?: boolean } = {}): Promise<void> {
+    this.#accepting = false;
     // Forcing tightens the deadline of the shutdown already under way; the components then stop as usual.
     if (options.force) await this.#manager.shutdown({ deadlineMs: 0 }).catch(() => undefined);
     await this.#lifecycle.stop();
@@ -197,7 +231,7 @@ export class Daemon {
       if (!isProcmgrError(caught) || caught.code !== 'INVALID_CONFIG') throw caught;
       const err = caught as ConfigError;
       this.logger.error({ config: this.#file, problems: err.problems, reason }, 'config rejected; the running processes keep their last good config');
-      return this.#rejected(err.message, reason);
+      return this.#rejected(err.message);
     }
     if (JSON.stringify(next.processManager) !== JSON.stringify(this.#config.processManager)) {
       // Listen address, state dir and engine tuning are wired at start; only the log level follows a reload.
@@ -211,9 +245,8 @@ export class Daemon {
     return this.#lastReload;
   }
 
-  #rejected(error: string, reason: string): ReloadOutcome {
+  #rejected(error: string): ReloadOutcome {
     this.#lastReload = { ok: false, at: this.#clock.now(), error };
-    this.logger.debug({ reason }, 'reload rejected');
     return this.#lastReload;
   }
 }

@@ -1,8 +1,8 @@
 import type { ApplyResult } from '../api/index.js';
-import type { ProcessEntry, ProcessSpecInput } from '../config/index.js';
+import { ConfigError, type Dependency, type ProcessEntry, type ProcessSpecInput } from '../config/index.js';
 import type { ProcessManager } from '../core/index.js';
 import type { RuntimeStatus } from '../supervisor/index.js';
-import type { Logger } from '../util/index.js';
+import { ShutdownError, type Logger } from '../util/index.js';
 
 /** A canonical text of a spec: same spec, same key, whatever the key order. */
 export function specKey(spec: unknown): string {
@@ -17,6 +17,8 @@ export interface DesiredSetDeps {
   readonly manager: ProcessManager<ProcessSpecInput>;
   readonly status: (id: string) => RuntimeStatus | undefined;
   readonly logger: Logger;
+  /** The engine's `maxProcesses`: a larger set is refused whole instead of failing half-way. Default: no limit. */
+  readonly capacity?: number;
 }
 
 /**
@@ -25,9 +27,9 @@ export interface DesiredSetDeps {
  * start, updates what changed and, through `syncKnownProcesses`, stops what is gone. Only a changed
  * spec reaches the engine as an update, so a reload restarts exactly the processes that changed.
  *
- * `dependsOn` gates the first start only: a process is declared once each dependency is ready
- * (running, readiness passing if it has a probe) or has finished with exit code 0 (a job).
- * Later restarts of a dependency do not stop its dependents (as in compose).
+ * `dependsOn` gates the first start only: a process is declared once each dependency meets its
+ * condition (`started`, `ready`, or `completed`: exited 0 and done, a job). Later restarts of a
+ * dependency do not stop its dependents (as in compose).
  */
 export class DesiredSet {
   readonly #deps: DesiredSetDeps;
@@ -49,8 +51,18 @@ export class DesiredSet {
     return this.#waiting;
   }
 
-  /** Replaces the desired set (already validated) and reconciles. */
+  /**
+   * Replaces the desired set (already validated) and reconciles. Refuses a set beyond the engine's
+   * capacity (ConfigError) and any change once the engine is shutting down (its ShutdownError),
+   * before anything changes.
+   */
   apply(entries: readonly ProcessEntry[]): ApplyResult {
+    const { capacity } = this.#deps;
+    if (capacity !== undefined && entries.length > capacity) {
+      throw new ConfigError('process list', [{ path: 'processes', message: `expected at most ${capacity} processes (processManager.engine.maxProcesses), got ${entries.length}` }]);
+    }
+    const state = this.#deps.manager.state;
+    if (state !== 'running') throw new ShutdownError(`procmgr is ${state}: the process set cannot change now`);
     const next = new Map(entries.map((e) => [e.id, e]));
     const result = { created: [] as string[], updated: [] as string[], removed: [] as string[], unchanged: [] as string[] };
     for (const e of entries) {
@@ -85,7 +97,7 @@ export class DesiredSet {
       const st = manager.getStatus(e.id);
       if (st?.phase === 'Terminating' || st?.phase === 'Terminated') continue; // back once it has finished
       if (st === undefined) {
-        const missing = e.dependsOn.filter((d) => !this.#satisfied(d));
+        const missing = e.dependsOn.filter((d) => !this.#satisfied(d)).map((d) => d.id);
         if (missing.length > 0) {
           waiting.set(e.id, missing);
           continue;
@@ -102,10 +114,23 @@ export class DesiredSet {
     this.#waiting = waiting;
   }
 
-  #satisfied(dep: string): boolean {
-    const st = this.#deps.status(dep);
+  /** Runs a Finished process again (an explicit start or restart of a job that is done): removed, then created anew. */
+  rerun(id: string): void {
+    if (this.#deps.manager.getStatus(id)?.phase !== 'Finished' || !this.#entries.has(id)) return;
+    this.#declared.delete(id);
+    this.reconcile();
+  }
+
+  #satisfied(dep: Dependency): boolean {
+    const st = this.#deps.status(dep.id);
     if (!st) return false;
-    if (st.ready) return true;
-    return st.state !== 'Running' && st.state !== 'Starting' && st.lastExit?.code === 0 && this.#deps.manager.getStatus(dep)?.phase === 'Finished';
+    switch (dep.condition) {
+      case 'started':
+        return st.state === 'Running' || st.state === 'Starting';
+      case 'ready':
+        return st.ready;
+      case 'completed':
+        return st.lastExit?.code === 0 && this.#deps.manager.getStatus(dep.id)?.phase === 'Finished';
+    }
   }
 }

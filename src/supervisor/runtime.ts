@@ -25,6 +25,8 @@ export interface RuntimeDeps {
   readonly emit: (e: SupervisorEvent) => void;
   readonly adoptPollMs: number;
   readonly historyLimit: number;
+  /** Every captured line, for the supervisor's followers. */
+  readonly onLine: (id: string, line: LogLine) => void;
 }
 
 /** The last exit, with procmgr's reason when procmgr ended the run. */
@@ -101,6 +103,7 @@ export class ProcessRuntime {
     if (!this.logs || !old || JSON.stringify(old.logging) !== JSON.stringify(spec.logging) || old.cwd !== spec.cwd) {
       const previous = this.logs;
       this.logs = new LogCapture({ id: this.id, logger: this.deps.logger, clock: this.deps.clock, spec: spec.logging, ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }) });
+      this.logs.subscribe((line) => this.deps.onLine(this.id, line)); // followers outlive one capture
       if (previous) void previous.close().catch((err: unknown) => this.deps.logger.warn({ process: this.id, err }, 'closing the old log file failed'));
     }
   }

@@ -32,6 +32,7 @@ export interface SupervisorOptions {
  */
 export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
   readonly #runtimes = new Map<string, ProcessRuntime>();
+  readonly #followers = new Map<string, Set<{ readonly line: (l: LogLine) => void; readonly end: (() => void) | undefined }>>();
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #store: StateStore | undefined;
@@ -82,6 +83,9 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
         emit: (e) => this.emit(e),
         adoptPollMs: this.#options.adoptPollMs ?? 500,
         historyLimit: this.#options.historyLimit ?? 50,
+        onLine: (i, line) => {
+          for (const f of this.#followers.get(i) ?? []) f.line(line);
+        },
       });
       this.#runtimes.set(id, rt);
     }
@@ -134,6 +138,7 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     if (!rt) return;
     await rt.logs?.close();
     rt.finished = true;
+    this.#endFollowers(ctx.id);
   }
 
   /**
@@ -160,7 +165,9 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
 
   /** Drops what is kept of a finished process (the daemon calls it when the engine removes the id). */
   forget(id: string): void {
-    if (this.#runtimes.get(id)?.finished) this.#runtimes.delete(id);
+    if (!this.#runtimes.get(id)?.finished) return;
+    this.#runtimes.delete(id);
+    this.#endFollowers(id);
   }
 
   /** A snapshot for `status`, the API and metrics; undefined for an unknown id. */
@@ -179,10 +186,30 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     return this.#runtimes.get(id)?.lines(opts) ?? [];
   }
 
-  /** Follows the output of `id`; returns the unsubscribe function. */
-  followLogs(id: string, fn: (line: LogLine) => void): () => void {
-    const logs = this.known(id).logs;
-    return logs ? logs.subscribe(fn) : () => undefined;
+  /**
+   * Follows the output of `id` across restarts (and a log capture replaced by a new spec); returns
+   * the unsubscribe function. `onEnd` is called once no more lines can come: the process finished
+   * (terminated) or was forgotten.
+   */
+  followLogs(id: string, fn: (line: LogLine) => void, onEnd?: () => void): () => void {
+    this.known(id);
+    const follower = { line: fn, end: onEnd };
+    let set = this.#followers.get(id);
+    if (!set) this.#followers.set(id, (set = new Set()));
+    set.add(follower);
+    return () => void set.delete(follower);
+  }
+
+  #endFollowers(id: string): void {
+    const set = this.#followers.get(id);
+    this.#followers.delete(id);
+    for (const f of set ?? []) {
+      try {
+        f.end?.();
+      } catch (err) {
+        this.#logger.warn({ process: id, err }, 'a log follower failed to end');
+      }
+    }
   }
 
   /** Explicit stop: the process is stopped and kept stopped (Disabled) until `start`. Persisted for `unless-stopped`. */

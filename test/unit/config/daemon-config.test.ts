@@ -45,7 +45,7 @@ describe('parseDaemonConfig defaults', () => {
     const raw = { id: 'web', dependsOn: ['db'], command: 'node', restart: { delay: '5s' } };
     const c = parseDaemonConfig({ processes: [raw, { id: 'db', command: 'pg' }] });
     expect(c.processes).toEqual([
-      { id: 'web', dependsOn: ['db'], spec: { command: 'node', restart: { delay: '5s' } } },
+      { id: 'web', dependsOn: [{ id: 'db', condition: 'ready' }], spec: { command: 'node', restart: { delay: '5s' } } },
       { id: 'db', dependsOn: [], spec: { command: 'pg' } },
     ]);
     // A copy: changing the input later does not change the parsed config.
@@ -143,7 +143,16 @@ describe('checks across entries', () => {
 
   it('accepts a dependency graph without cycles in any order', () => {
     const c = parseDaemonConfig({ processes: [p('web', ['api', 'db']), p('api', ['db']), p('db')] });
-    expect(c.processes.map((e) => [e.id, e.dependsOn])).toEqual([['web', ['api', 'db']], ['api', ['db']], ['db', []]]);
+    expect(c.processes.map((e) => [e.id, e.dependsOn.map((d) => d.id)])).toEqual([['web', ['api', 'db']], ['api', ['db']], ['db', []]]);
+  });
+
+  it('takes a dependency as an id (condition ready) or as { id, condition }', () => {
+    const c = parseDaemonConfig({ processes: [p('db'), p('migrate'), { id: 'web', command: 'x', dependsOn: ['db', { id: 'migrate', condition: 'completed' }, { id: 'db2' }] }, p('db2')] });
+    expect(c.processes[2]?.dependsOn).toEqual([{ id: 'db', condition: 'ready' }, { id: 'migrate', condition: 'completed' }, { id: 'db2', condition: 'ready' }]);
+    expect(problems(() => parseDaemonConfig({ processes: [p('a'), { id: 'b', command: 'x', dependsOn: [{ id: 'a', condition: 'healthy' }, { id: 'nope' }] }] }))).toEqual([
+      expect.stringMatching(/^processes\[1\]\.dependsOn\[0\].*"healthy"/),
+      'processes[1].dependsOn[1]: unknown id "nope"; expected one of "a"',
+    ]);
   });
 
   it('a long chain does not overflow the stack', () => {
@@ -183,7 +192,7 @@ describe('parseProcessList', () => {
   it('parses a list into entries with the raw specs', () => {
     expect(parseProcessList([{ id: 'a', command: 'x', stopGracePeriod: '3s' }, { id: 'b', dependsOn: ['a'], command: 'y' }])).toEqual([
       { id: 'a', dependsOn: [], spec: { command: 'x', stopGracePeriod: '3s' } },
-      { id: 'b', dependsOn: ['a'], spec: { command: 'y' } },
+      { id: 'b', dependsOn: [{ id: 'a', condition: 'ready' }], spec: { command: 'y' } },
     ]);
     expect(parseProcessList([])).toEqual([]);
   });

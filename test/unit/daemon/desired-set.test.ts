@@ -7,7 +7,7 @@ import { FakeClock, flushMicrotasks, silentLogger } from '../../../src/util/inde
 import { RecordingSyncer } from '../../helpers/recording-syncer.js';
 
 function entry(id: string, args: string[] = [], dependsOn: string[] = []): ProcessEntry {
-  return { id, dependsOn, spec: { command: 'sleep', args } };
+  return { id, dependsOn: dependsOn.map((d) => ({ id: d, condition: 'ready' as const })), spec: { command: 'sleep', args } };
 }
 
 function setup() {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Lifecycle, type Component } from '../../../src/daemon/index.js';
+import { flushMicrotasks } from '../../../src/util/index.js';
 import { silentLogger } from '../../../src/util/index.js';
 
 function recorder(failOn: { start?: string; stop?: string } = {}): { log: string[]; parts: (name: string) => Component } {
@@ -43,5 +44,25 @@ describe('Lifecycle', () => {
     await lc.start();
     await expect(lc.stop()).rejects.toThrow('1 component(s) failed to stop');
     expect(log.slice(3)).toEqual(['stop api', 'stop processes', 'stop config']);
+  });
+
+  it('a stop during start lets the current component finish, starts no other, and stops what started', async () => {
+    const log: string[] = [];
+    let release: () => void = () => undefined;
+    const slow: Component = {
+      name: 'processes',
+      start: () => new Promise<void>((r) => (release = () => { log.push('start processes'); r(); })),
+      stop: () => Promise.resolve(void log.push('stop processes')),
+    };
+    const { parts } = recorder();
+    const api = parts('api');
+    const lc = new Lifecycle([slow, { ...api, start: () => Promise.resolve(void log.push('start api')) }], silentLogger);
+    const started = lc.start();
+    await flushMicrotasks();
+    const stopped = lc.stop();
+    release();
+    await expect(started).rejects.toMatchObject({ code: 'START_ABORTED' });
+    await stopped;
+    expect(log).toEqual(['start processes', 'stop processes']);
   });
 });
