@@ -53,9 +53,14 @@ export class DaemonProcess {
   static async start(configFile: string, extraArgs: readonly string[] = []): Promise<DaemonProcess> {
     const child = spawn(NODE, [BIN, 'run', '-c', configFile, '--listen', '127.0.0.1:0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     const d = new DaemonProcess(child);
-    const running = await d.waitLog((r) => r.msg === 'procmgr running', 30_000);
-    d.address = String(running.api);
-    return d;
+    try {
+      const running = await d.waitLog((r) => r.msg === 'procmgr running', 30_000);
+      d.address = String(running.api);
+      return d;
+    } catch (err) {
+      await d.stop(); // never leave a daemon (and what it started) behind a failed start
+      throw err;
+    }
   }
 
   /** Resolves with the first log record (old or new) that matches. */

@@ -1,4 +1,5 @@
 import { writeFileSync, renameSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessInfo } from '../../../src/api/index.js';
 import { isAlive } from '../../../src/supervisor/proc.js';
@@ -133,17 +134,17 @@ describe('procmgr run (the real daemon as a child process)', () => {
     expect(isAlive(pid!)).toBe(false);
   });
 
-  it('starts a process after its dependency is ready, and a job before its dependent', async () => {
+  it('starts a process after its dependency is ready and its job has completed', async () => {
     const config = `
 processes:
   - id: app
-    dependsOn: [db, migrate]
+    dependsOn: [db, { id: migrate, condition: completed }]
     command: sleep
     args: ["1000"]
   - id: migrate
     dependsOn: [db]
     command: sh
-    args: ["-c", "sleep 0.2; echo migrated"]
+    args: ["-c", "sleep 0.3; echo migrated"]
     restart: { policy: on-failure }
   - id: db
     command: sh
@@ -154,10 +155,73 @@ processes:
 `;
     const d = await start(writeConfig(dir(), config));
     await runningPids(d, ['db', 'app']);
-    const started = d.logs.filter((r) => r.msg === 'started').map((r) => r.process);
-    expect(started).toEqual(['db', 'migrate', 'app']);
+    const order = d.logs.filter((r) => (r.msg === 'started' || r.msg === 'exited') && r.process !== 'db').map((r) => `${String(r.msg)} ${String(r.process)}`);
+    expect(order).toEqual(['started migrate', 'exited migrate', 'started app']);
     const waiting = d.logs.find((r) => r.msg === 'waiting for dependencies' && r.process === 'app');
     expect(waiting?.waitingFor).toEqual(['db', 'migrate']);
+    const { body } = await d.json<{ ready: boolean }>('/readyz');
+    expect(body.ready).toBe(true);
+  });
+
+  it('a finished job runs again on start, and a log follow of it ends when it finishes', async () => {
+    const config = 'processes:\n  - id: job\n    command: sh\n    args: ["-c", "sleep 0.5; echo done"]\n    restart: { policy: never }\n';
+    const d = await start(writeConfig(dir(), config));
+    const res = await fetch(d.url('/v1/processes/job/logs?follow=1'));
+    expect(res.status).toBe(200);
+    // The stream ends by itself once the job has finished (a `logs -f` would return).
+    const text = await res.text();
+    expect(text).toContain('"line":"done"');
+    await eventually('job finished', async () => (await processes(d)).get('job')?.phase === 'Finished');
+    const started = await d.json('/v1/processes/job/start', { method: 'POST' });
+    expect(started.status).toBe(202);
+    await eventually('job ran again', () => Promise.resolve(d.logs.filter((r) => r.msg === 'done' && r.process === 'job').length === 2));
+  });
+
+  it('serves /readyz 503 and status while stopping; SIGINT stops like SIGTERM', async () => {
+    const config = `processes:\n  - id: slow\n    command: ${NODE}\n    args: ["${fixture('ignore-term.mjs')}"]\n    stopGracePeriod: 2s\n`;
+    const d = await start(writeConfig(dir(), config));
+    await runningPids(d, ['slow']);
+    await d.waitLog((r) => r.msg === 'ready' && r.process === 'slow');
+    expect((await d.json('/readyz')).status).toBe(200);
+    d.signal('SIGINT');
+    await d.waitLog((r) => r.msg?.startsWith('stopping') === true);
+    const during = await d.json<{ ready: boolean; reason?: string }>('/readyz');
+    expect(during.status).toBe(503);
+    expect(during.body.reason).toMatch(/shuttingDown/);
+    expect((await processes(d)).get('slow')?.state).toBe('Stopping');
+    expect(await d.exited).toBe(0);
+  });
+
+  it('a YAML document that cannot be resolved is rejected on SIGHUP; the daemon and its processes carry on', async () => {
+    const file = writeConfig(dir(), TWO_SLEEPERS.replace('  reload: { debounce: 50ms }', '  reload: { watch: false }'));
+    const d = await start(file);
+    const before = await runningPids(d, ['a', 'b']);
+    writeFileSync(file, 'processes:\n  - *nope\n');
+    d.signal('SIGHUP');
+    const rejected = await d.waitLog((r) => r.msg?.startsWith('config rejected') === true);
+    expect(JSON.stringify(rejected.problems)).toContain('nope');
+    expect(await runningPids(d, ['a', 'b'])).toEqual(before);
+    expect((await d.json('/healthz')).status).toBe(200);
+  });
+
+  it('exits 1 without starting anything when the API address is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    try {
+      const port = (blocker.address() as AddressInfo).port;
+      const res = await procmgr(['run', '-c', writeConfig(dir(), TWO_SLEEPERS), '--listen', `127.0.0.1:${port}`]);
+      expect(res.code).toBe(1);
+      expect(res.stdout).toContain('procmgr could not start');
+      expect(res.stdout).not.toContain('"msg":"started"');
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+
+  it('a bad --listen is a usage error (exit 2)', async () => {
+    const res = await procmgr(['run', '-c', writeConfig(dir(), TWO_SLEEPERS), '--listen', 'bogus']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('bogus');
   });
 
   it('PUT /v1/processes replaces the set; a bad body is a 422 that changes nothing', async () => {
