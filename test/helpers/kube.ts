@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The k8s test tier's cluster: a real kube-apiserver + etcd started by hack/kube/up.sh. */
+export interface KubeCluster {
+  /** https://127.0.0.1:<port> */
+  server: string;
+  /** Static admin bearer token (group system:masters: bypasses RBAC). */
+  token: string;
+  /** CA that signed the apiserver's serving certificate. */
+  caFile: string;
+  /** kubeconfig with the admin token (context namespace "default"). */
+  kubeconfig: string;
+  /** kubectl built at the apiserver's version. */
+  kubectl: string;
+}
+
+/** Where hack/kube keeps the cluster's state; the same default as hack/kube/lib.sh. */
+export function kubeRunDir(): string {
+  return process.env.PROCMGR_KUBE_DIR ?? '/tmp/procmgr-kube';
+}
+
+/**
+ * The running test cluster, read from <run dir>/cluster.json, which hack/kube/up.sh writes once
+ * the apiserver is ready (the k8s project's globalSetup runs it; by hand: `npm run kube:up`).
+ */
+export async function kubeCluster(): Promise<KubeCluster> {
+  const file = join(kubeRunDir(), 'cluster.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(
+      `the k8s test cluster is not up: cannot read ${file} (${(err as Error).message}). ` +
+        'Start it with `npm run kube:up`, or run the tests through the k8s vitest project, whose globalSetup starts it.',
+    );
+  }
+  const json = JSON.parse(text) as Record<string, unknown>;
+  const field = (name: keyof KubeCluster): string => {
+    const v = json[name];
+    if (typeof v !== 'string' || v === '') throw new Error(`${file} has no "${name}": rerun \`npm run kube:up\``);
+    return v;
+  };
+  return { server: field('server'), token: field('token'), caFile: field('caFile'), kubeconfig: field('kubeconfig'), kubectl: field('kubectl') };
+}
