@@ -32,10 +32,15 @@ done
 take_lock
 
 print_ready() {
-  log "ready: $SERVER_URL ($(cat "$MODE_FILE" 2>/dev/null || echo manual))"
+  log "ready: $SERVER_URL"
   log "  KUBECONFIG=$KUBECONFIG_FILE"
   log "  cluster info for tests: $CLUSTER_JSON"
-  log "  logs: $LOG_DIR; stop with: npm run kube:down"
+  log "  logs: $LOG_DIR"
+  if [[ "$(cat "$MODE_FILE" 2>/dev/null)" == auto ]]; then
+    log "  started for test runs: stops when the last one holding a lease ends"
+  else
+    log "  stays up until: npm run kube:down"
+  fi
 }
 
 record_owner() {
@@ -74,6 +79,9 @@ for port in "$APISERVER_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT"; do
 done
 
 mkdir -p "$PKI_DIR" "$DATA_DIR" "$LOG_DIR"
+for name in etcd kube-apiserver; do # one start per log; the one before stays as .prev.log
+  if [[ -f "$LOG_DIR/$name.log" ]]; then mv -f "$LOG_DIR/$name.log" "$LOG_DIR/$name.prev.log"; fi
+done
 chmod 700 "$RUN_DIR" "$PKI_DIR" "$DATA_DIR"
 
 log "generating certificates, service-account key pair and admin token in $PKI_DIR"
