@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ApiError } from '../api/index.js';
 import { EXIT, addRunCommands } from './run.js';
 import { addRemoteCommands } from './remote.js';
+import { addSidecarCommand } from './sidecar.js';
 
 /** The `procmgr` command. Exported for tests; `bin/procmgr.mjs` calls `main(process.argv)`. */
 export async function main(argv: readonly string[]): Promise<void> {
@@ -10,6 +11,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .showHelpAfterError()
     .exitOverride();
   addRunCommands(program);
+  addSidecarCommand(program);
   addRemoteCommands(program);
   try {
     await program.parseAsync(argv);

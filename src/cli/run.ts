@@ -61,6 +61,14 @@ async function run(configPath: string, listen: string | undefined): Promise<numb
     if (reportConfigError(err)) return EXIT.invalidConfig;
     throw err;
   }
+  return serve(daemon);
+}
+
+/**
+ * Runs a built daemon until a signal: SIGTERM/SIGINT stop it gracefully (a second one forces),
+ * SIGHUP reloads. Resolves with the exit code. Shared by `run` and `sidecar`.
+ */
+export async function serve(daemon: Daemon): Promise<number> {
   const log = daemon.logger;
   let signals = 0;
   const finished = new Promise<number>((resolve) => {

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino, type Logger as PinoLogger } from 'pino';
-import { createApiServer, createMetrics, formatAddress, type ApiServer, type Metrics } from '../api/index.js';
-import { ConfigWatcher, loadConfigText, readConfigFile, type ConfigError, type DaemonConfig } from '../config/index.js';
+import { createApiServer, createMetrics, formatAddress, type ApiServer, type ApplyResult, type Metrics, type ProcessInfo } from '../api/index.js';
+import { ConfigWatcher, loadConfigText, readConfigFile, type ConfigError, type DaemonConfig, type ProcessEntry } from '../config/index.js';
 import type { ShutdownResult } from '../core/index.js';
-import { createSupervisedManager } from '../supervisor/index.js';
+import { createSupervisedManager, type SupervisorEvent } from '../supervisor/index.js';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
 import { DaemonBackend } from './backend.js';
 import { DesiredSet } from './desired-set.js';
@@ -19,6 +19,21 @@ export interface DaemonOptions {
   /** Default: pino on stdout at the config's `logLevel`. */
   readonly logger?: PinoLogger;
   readonly clock?: Clock;
+}
+
+/** How to build a daemon whose desired set comes from somewhere else than a file (the Kubernetes sidecar). */
+export interface DaemonInit {
+  /** Settings (and an initial set, usually empty). */
+  readonly config: DaemonConfig;
+  /** The file the config came from, with its text (the watcher's baseline); none for the sidecar. */
+  readonly file?: { readonly path: string; readonly text: string } | undefined;
+  readonly listen?: string | undefined;
+  readonly logger?: PinoLogger | undefined;
+  readonly clock?: Clock | undefined;
+  /** Extra components started after the processes (stopped before them): the sidecar's watch loop. */
+  readonly sources?: ((daemon: Daemon) => Component[]) | undefined;
+  /** Extra `/healthz` details (the watch loop's last progress). */
+  readonly health?: (() => Record<string, unknown>) | undefined;
 }
 
 /** What the last reload did, for `/healthz` and the logs. */
@@ -36,7 +51,8 @@ export interface ReloadOutcome {
  */
 export class Daemon {
   readonly logger: PinoLogger;
-  readonly #file: string;
+  readonly #file: string | undefined;
+  readonly #listeners = new Set<(e: SupervisorEvent) => void>();
   readonly #clock: Clock;
   readonly #lifecycle: Lifecycle;
   readonly #api: ApiServer;
@@ -44,6 +60,7 @@ export class Daemon {
   readonly #manager;
   readonly #supervisor;
   readonly #metrics: Metrics;
+  readonly #backend: DaemonBackend;
   #config: DaemonConfig;
   #lastReload: ReloadOutcome | undefined;
   #watcher: ConfigWatcher | undefined;
@@ -56,10 +73,18 @@ export class Daemon {
     const file = resolve(options.configPath);
     // One read: its text is the watcher's baseline, so what runs and what the watcher compares against agree.
     const { text, config } = await readConfigFile(file); // a missing or unreadable file is a ConfigError too
-    return new Daemon(options, file, text, config);
+    return new Daemon({ config, file: { path: file, text }, listen: options.listen, logger: options.logger, clock: options.clock });
   }
 
-  private constructor(options: DaemonOptions, file: string, text: string, config: DaemonConfig) {
+  /** A daemon fed by `init.sources` (see `DaemonInit`); nothing runs before `start`. */
+  static create(init: DaemonInit): Daemon {
+    return new Daemon(init);
+  }
+
+  private constructor(init: DaemonInit) {
+    const options = init;
+    const config = init.config;
+    const file = init.file?.path;
     this.#file = file;
     this.#config = config;
     this.#clock = options.clock ?? realClock;
@@ -90,6 +115,7 @@ export class Daemon {
         onEvent: (e) => {
           this.#metrics.onSupervisorEvent(e); // events begin at start(), after construction
           if (e.type === 'state' || e.type === 'probe') reconcileSoon();
+          for (const fn of this.#listeners) fn(e);
         },
       },
       manager: {
@@ -105,10 +131,10 @@ export class Daemon {
     this.#manager = manager;
     this.#supervisor = supervisor;
     this.#desired = new DesiredSet({ manager, status: (id) => supervisor.status(id), logger, capacity: pm.engine.maxProcesses });
-    const backend = new DaemonBackend({
+    const backend = (this.#backend = new DaemonBackend({
       manager, supervisor, desired: this.#desired, clock: this.#clock,
-      healthDetails: () => ({ config: this.#file, lastReload: this.#lastReload, configWatchedAt: this.#watcher?.lastProgressAt }),
-    });
+      healthDetails: () => ({ config: this.#file, lastReload: this.#lastReload, configWatchedAt: this.#watcher?.lastProgressAt, ...init.health?.() }),
+    }));
     const metrics = createMetrics({ backend, clock: this.#clock });
     this.#metrics = metrics;
     this.#api = createApiServer({
@@ -120,12 +146,14 @@ export class Daemon {
       { name: 'api', start: () => this.#api.start(), stop: () => this.#api.stop() },
       { name: 'processes', start: () => this.#startProcesses(), stop: () => this.#stopProcesses() },
     ];
-    if (pm.reload.watch) {
+    components.push(...(init.sources?.(this) ?? []));
+    const text = init.file?.text;
+    if (file !== undefined && pm.reload.watch) {
       components.push({
         name: 'config-watcher',
         start: () => {
           this.#watcher = new ConfigWatcher({
-            file, initialText: text, debounceMs: pm.reload.debounce, clock: this.#clock,
+            file, ...(text === undefined ? {} : { initialText: text }), debounceMs: pm.reload.debounce, clock: this.#clock,
             onChange: async (t) => void (await this.#serialized(() => this.#applyText(t, 'file changed'))),
             onError: (err) => logger.warn({ err, config: file }, 'watching the config file failed; retrying'),
           });
@@ -150,6 +178,28 @@ export class Daemon {
     return this.#metrics;
   }
 
+  /** Every process as the API shows it (engine phase + runtime status), sorted by id. */
+  processes(): ProcessInfo[] {
+    return this.#backend.list();
+  }
+
+  /** Supervisor events as they happen (the sidecar's Events and status); returns the unsubscribe function. */
+  onEvent(fn: (e: SupervisorEvent) => void): () => void {
+    this.#listeners.add(fn);
+    return () => void this.#listeners.delete(fn);
+  }
+
+  /**
+   * Replaces the desired set from a source other than the file (the sidecar's ProcessSet).
+   * Throws `ConfigError` or `ShutdownError` and changes nothing then.
+   */
+  applySet(entries: readonly ProcessEntry[], reason: string): ApplyResult {
+    const result = this.#desired.apply(entries);
+    this.#lastReload = { ok: true, at: this.#clock.now() };
+    this.logger.info({ reason, ...result }, 'process set applied');
+    return result;
+  }
+
   async start(): Promise<void> {
     await this.#lifecycle.start();
     this.#accepting = true;
@@ -158,13 +208,15 @@ export class Daemon {
 
   /** Re-reads the config file (SIGHUP). A bad file is logged and rejected; the running set is kept. */
   reload(reason = 'reload requested'): Promise<ReloadOutcome> {
+    const file = this.#file;
+    if (file === undefined) return Promise.resolve(this.#rejected('no config file to reload: the process set comes from its source'));
     return this.#serialized(async () => {
       let text: string;
       try {
-        text = await readFile(this.#file, 'utf8');
+        text = await readFile(file, 'utf8');
       } catch (err) {
-        this.logger.error({ config: this.#file, err, reason }, 'config cannot be read; the running processes keep their last good config');
-        return this.#rejected(`cannot read ${this.#file}: ${(err as Error).message}`);
+        this.logger.error({ config: file, err, reason }, 'config cannot be read; the running processes keep their last good config');
+        return this.#rejected(`cannot read ${file}: ${(err as Error).message}`);
       }
       return this.#applyText(text, reason);
     });
@@ -226,7 +278,7 @@ export class Daemon {
   async #applyText(text: string, reason: string): Promise<ReloadOutcome> {
     let next: DaemonConfig;
     try {
-      next = await loadConfigText(text, this.#file);
+      next = await loadConfigText(text, this.#file ?? '(no file)');
     } catch (caught) {
       if (!isProcmgrError(caught) || caught.code !== 'INVALID_CONFIG') throw caught;
       const err = caught as ConfigError;

@@ -50,3 +50,13 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** A clock time (ms since the epoch) as an ISO 8601 string, for APIs that want one (Kubernetes status). */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** A clock time as a `Date`, for APIs whose types want one (Kubernetes Events). */
+export function dateOf(ms: number): Date {
+  return new Date(ms);
+}

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { parseListen } from '../config/index.js';
+import { createSidecar } from '../k8s/sidecar.js';
+import { EXIT, serve } from './run.js';
+
+interface SidecarFlags {
+  readonly processset?: string;
+  readonly namespace?: string;
+  readonly kubeconfig?: string;
+  readonly listen: string;
+}
+
+/** `procmgr sidecar`: the daemon in a pod, fed by a ProcessSet (issue #5). */
+export function addSidecarCommand(program: Command): void {
+  program
+    .command('sidecar')
+    .description('run in a Kubernetes pod: supervise the processes of a ProcessSet, report status and Events back')
+    .option('--processset <name>', 'the ProcessSet to serve (env PROCMGR_PROCESSSET)', process.env.PROCMGR_PROCESSSET)
+    .option('--namespace <ns>', 'its namespace (env POD_NAMESPACE)', process.env.POD_NAMESPACE)
+    .option('--kubeconfig <file>', 'a kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
+    .option('--listen <address>', 'the API address (host:port or unix:/path)', (v) => {
+      const parsed = parseListen(v);
+      if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
+      return v;
+    }, '0.0.0.0:7070')
+    .action(async (flags: SidecarFlags) => {
+      if (!flags.processset || !flags.namespace) {
+        console.error('procmgr sidecar: needs --processset and --namespace (or PROCMGR_PROCESSSET and POD_NAMESPACE)');
+        process.exitCode = EXIT.invalidConfig;
+        return;
+      }
+      const podName = process.env.POD_NAME;
+      const daemon = createSidecar({
+        name: flags.processset,
+        namespace: flags.namespace,
+        kubeconfig: flags.kubeconfig,
+        listen: flags.listen,
+        pod: podName ? { name: podName, uid: process.env.POD_UID } : undefined,
+      });
+      process.exitCode = await serve(daemon);
+    });
+}

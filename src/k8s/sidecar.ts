@@ -1,0 +1,123 @@
+import type { Logger as PinoLogger } from 'pino';
+import { isProcmgrError, realClock, type Clock } from '../util/index.js';
+import { parseDaemonConfig, parseProcessList, type ConfigError } from '../config/index.js';
+import { Daemon, type Component } from '../daemon/index.js';
+import { clientNodeApi, loadKubeConfig, PS, type InvolvedObject, type ProcessSetApi, type ProcessSetObject } from './api.js';
+import { EventRecorder } from './events.js';
+import { buildStatus, StatusWriter, type Condition } from './status.js';
+import { ProcessSetWatchLoop } from './watch-loop.js';
+
+/** Options of `createSidecar`. */
+export interface SidecarOptions {
+  /** The ProcessSet to serve, in `namespace`. */
+  readonly name: string;
+  readonly namespace: string;
+  /** The pod this sidecar runs in (downward API), so Events land on it; without it they land on the ProcessSet. */
+  readonly pod?: { readonly name: string; readonly uid?: string | undefined } | undefined;
+  /** A kubeconfig file; default: in-cluster, else $KUBECONFIG or ~/.kube/config. */
+  readonly kubeconfig?: string | undefined;
+  /** The API's address. Default `0.0.0.0:7070`, so the kubelet's probes reach `/readyz` (mutations then need a token). */
+  readonly listen?: string | undefined;
+  /** Default: built from `kubeconfig` (tests may pass their own). */
+  readonly api?: ProcessSetApi | undefined;
+  readonly logger?: PinoLogger | undefined;
+  readonly clock?: Clock | undefined;
+  /** Tuning, with the defaults of `StatusWriter` (1 s), `EventRecorder` (10 s) and the watch loop (6 min). */
+  readonly statusMinIntervalMs?: number | undefined;
+  readonly eventAggregateMs?: number | undefined;
+  readonly watchdogMs?: number | undefined;
+}
+
+/**
+ * `procmgr sidecar`: the daemon fed by one ProcessSet instead of a file. Each new generation of
+ * its spec is validated; a valid one is applied (only changed processes restart), an invalid one
+ * sets `SpecInvalid` and a Warning Event while the last good set keeps running. A deleted set
+ * stops every process. Status and Events go back to the API server, coalesced and aggregated.
+ */
+export function createSidecar(opts: SidecarOptions): Daemon {
+  const clock = opts.clock ?? realClock;
+  const api = opts.api ?? clientNodeApi(loadKubeConfig(opts.kubeconfig), opts.namespace, opts.name);
+  const involved: InvolvedObject = opts.pod
+    ? { kind: 'Pod', apiVersion: 'v1', name: opts.pod.name, namespace: opts.namespace, uid: opts.pod.uid }
+    : { kind: 'ProcessSet', apiVersion: `${PS.group}/${PS.version}`, name: opts.name, namespace: opts.namespace };
+  const listen = opts.listen ?? '0.0.0.0:7070';
+  let loop: ProcessSetWatchLoop | undefined;
+  const config = parseDaemonConfig({ processManager: { api: { listen: listen.startsWith('/') ? `unix:${listen}` : listen }, reload: { watch: false } } }, 'sidecar defaults');
+  const source = (daemon: Daemon): Component[] => {
+    const log = daemon.logger.child({ processSet: `${opts.namespace}/${opts.name}` });
+    const status = new StatusWriter({ api, clock, logger: log, minIntervalMs: opts.statusMinIntervalMs });
+    const events = new EventRecorder({ api, involved, clock, logger: log, aggregateMs: opts.eventAggregateMs });
+    let generation: number | undefined;
+    let seen: string | undefined;
+    let specError: string | undefined;
+    let conditions: Condition[] = [];
+    const writeStatus = (): void => {
+      if (seen === undefined || seen === 'deleted') return; // nothing to write the status of
+      const built = buildStatus({ processes: daemon.processes(), observedGeneration: generation, specError, now: clock.now() }, conditions);
+      conditions = built.conditions;
+      status.update(built.status);
+    };
+    const onChange = (set: ProcessSetObject | undefined): void => {
+      // Our own status writes come back as MODIFIED events of the same generation: only a new spec matters.
+      const key = set ? `${set.metadata.uid ?? ''}/${set.metadata.generation ?? 0}` : 'deleted';
+      if (key === seen) return;
+      seen = key;
+      if (!set) {
+        log.info({}, 'ProcessSet is gone: stopping every process');
+        generation = undefined;
+        applySafely([], 'ProcessSet deleted');
+        return;
+      }
+      generation = set.metadata.generation;
+      try {
+        const entries = parseProcessList(set.spec?.processes ?? [], 'spec.processes');
+        specError = undefined;
+        applySafely(entries, `generation ${generation ?? '?'}`);
+      } catch (err) {
+        if (!isProcmgrError(err) || err.code !== 'INVALID_CONFIG') throw err;
+        const problems = (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+        specError = problems.join('; ');
+        log.error({ generation, problems }, 'ProcessSet spec rejected; the last good set keeps running');
+        events.record('Warning', 'SpecInvalid', `Generation ${generation ?? '?'} rejected: ${specError}`);
+      }
+      writeStatus();
+    };
+    const applySafely = (entries: Parameters<Daemon['applySet']>[0], reason: string): void => {
+      try {
+        daemon.applySet(entries, reason);
+      } catch (err) {
+        if (!isProcmgrError(err)) throw err;
+        specError = err.message;
+        events.record('Warning', 'SpecInvalid', err.message);
+      }
+    };
+    let unsubscribe: (() => void) | undefined;
+    return [
+      {
+        name: 'processset-source',
+        start: () => {
+          unsubscribe = daemon.onEvent((e) => {
+            events.onSupervisorEvent(e);
+            writeStatus();
+          });
+          loop = new ProcessSetWatchLoop({ api, clock, logger: log, onChange, ...(opts.watchdogMs === undefined ? {} : { watchdogMs: opts.watchdogMs }) });
+          loop.start();
+          return Promise.resolve();
+        },
+        stop: async () => {
+          unsubscribe?.();
+          await loop?.stop();
+          await Promise.all([events.flush(), status.close()]);
+        },
+      },
+    ];
+  };
+  return Daemon.create({
+    config,
+    listen,
+    logger: opts.logger,
+    clock,
+    sources: source,
+    health: () => ({ processSet: `${opts.namespace}/${opts.name}`, watchProgressAt: loop?.lastProgressAt, watch: loop?.stats }),
+  });
+}

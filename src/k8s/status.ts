@@ -1,0 +1,151 @@
+import type { ProcessInfo } from '../api/index.js';
+import { readinessOf } from '../api/index.js';
+import { isoTime, realClock, silentLogger, sleep, type Clock, type Logger, type TimerHandle } from '../util/index.js';
+import type { ProcessSetApi } from './api.js';
+
+/** A status condition as Kubernetes writes them. */
+export interface Condition {
+  readonly type: 'Ready' | 'Degraded' | 'SpecInvalid';
+  readonly status: 'True' | 'False';
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: string;
+  readonly observedGeneration?: number;
+}
+
+/** What the sidecar knows when it writes status. */
+export interface StatusInput {
+  readonly processes: readonly ProcessInfo[];
+  /** The newest generation seen (applied or rejected). */
+  readonly observedGeneration: number | undefined;
+  /** Why that generation was rejected, if it was. */
+  readonly specError: string | undefined;
+  readonly now: number;
+}
+
+const iso = isoTime;
+
+/**
+ * The ProcessSet's status: one entry per process and the conditions `Ready` (every process ready
+ * or done), `Degraded` (any failed, backing off or with an open breaker) and `SpecInvalid`.
+ * `previous` keeps each condition's lastTransitionTime while its status does not change.
+ */
+export function buildStatus(input: StatusInput, previous: readonly Condition[] = []): { status: Record<string, unknown>; conditions: Condition[] } {
+  const { processes, observedGeneration, specError, now } = input;
+  const readiness = readinessOf(processes);
+  const troubled = processes.filter((p) => p.state === 'Failed' || p.state === 'Backoff' || p.breaker?.state === 'open').map((p) => p.id);
+  const cond = (type: Condition['type'], on: boolean, reason: string, message: string): Condition => {
+    const status = on ? 'True' : 'False';
+    const before = previous.find((c) => c.type === type);
+    const since = before?.status === status ? before.lastTransitionTime : iso(now);
+    return { type, status, reason, message, lastTransitionTime: since, ...(observedGeneration === undefined ? {} : { observedGeneration }) };
+  };
+  const conditions = [
+    cond('Ready', readiness.ready && troubled.length === 0, readiness.ready && troubled.length === 0 ? 'AllReady' : 'NotReady', readiness.notReady.length > 0 ? `not ready: ${readiness.notReady.join(', ')}` : troubled.length > 0 ? `failing: ${troubled.join(', ')}` : 'every process is ready'),
+    cond('Degraded', troubled.length > 0, troubled.length > 0 ? 'ProcessesFailing' : 'AsExpected', troubled.length > 0 ? `failing: ${troubled.join(', ')}` : ''),
+    cond('SpecInvalid', specError !== undefined, specError !== undefined ? 'ValidationFailed' : 'Valid', specError ?? ''),
+  ];
+  const status = {
+    ...(observedGeneration === undefined ? {} : { observedGeneration }),
+    conditions,
+    processes: processes.map((p) => ({
+      id: p.id,
+      phase: p.phase,
+      state: p.state,
+      ...(p.pid === undefined ? {} : { pid: p.pid }),
+      restarts: p.restarts,
+      ready: p.ready,
+      ...(p.lastExit ? { lastExit: { code: p.lastExit.code, signal: p.lastExit.signal, at: iso(p.lastExit.at) } } : {}),
+      ...(p.lastError ? { lastError: p.lastError } : {}),
+    })),
+  };
+  return { status, conditions };
+}
+
+/** Options of `StatusWriter`. */
+export interface StatusWriterOptions {
+  readonly api: ProcessSetApi;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Least time between two writes. Default 1 000 ms. */
+  readonly minIntervalMs?: number | undefined;
+  /** Retry delay after a failed write. Default 2 000 ms. */
+  readonly retryMs?: number;
+}
+
+/**
+ * Writes the ProcessSet's status, coalesced: at most one write in flight, at least
+ * `minIntervalMs` apart, only the newest status, and nothing when it did not change. A failed
+ * write (a conflict, the server away) is retried with the newest status.
+ */
+export class StatusWriter {
+  readonly #o: StatusWriterOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #stop = new AbortController();
+  #next: Record<string, unknown> | undefined;
+  #written = '';
+  #lastWriteAt = -Infinity;
+  #inFlight: Promise<void> | undefined;
+  #timer: TimerHandle | undefined;
+  /** Writes sent (for tests and the benchmark). */
+  writes = 0;
+
+  constructor(options: StatusWriterOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? realClock;
+    this.#log = options.logger ?? silentLogger;
+  }
+
+  update(status: Record<string, unknown>): void {
+    if (this.#stop.signal.aborted) return;
+    this.#next = status;
+    this.#schedule();
+  }
+
+  /** Writes what is pending now (at shutdown), then stops. */
+  async close(): Promise<void> {
+    this.#timer?.cancel();
+    await this.#inFlight;
+    if (this.#next !== undefined) await this.#write().catch(() => undefined);
+    this.#stop.abort(new Error('status writer closed'));
+  }
+
+  #schedule(): void {
+    if (this.#inFlight || this.#timer) return;
+    const wait = this.#lastWriteAt + (this.#o.minIntervalMs ?? 1_000) - this.#clock.now();
+    if (wait > 0) {
+      this.#timer = this.#clock.setTimer(() => {
+        this.#timer = undefined;
+        this.#schedule();
+      }, wait);
+      return;
+    }
+    this.#inFlight = this.#write()
+      .catch(async (err: unknown) => {
+        this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'writing ProcessSet status failed; retrying');
+        await sleep(this.#clock, this.#o.retryMs ?? 2_000, this.#stop.signal).catch(() => undefined);
+      })
+      .finally(() => {
+        this.#inFlight = undefined;
+        if (this.#next !== undefined && !this.#stop.signal.aborted) this.#schedule();
+      });
+  }
+
+  async #write(): Promise<void> {
+    const status = this.#next;
+    if (status === undefined) return;
+    this.#next = undefined;
+    const text = JSON.stringify(status);
+    if (text === this.#written) return;
+    this.#lastWriteAt = this.#clock.now();
+    this.writes++;
+    try {
+      await this.#o.api.patchStatus(status, this.#stop.signal);
+      this.#written = text;
+    } catch (err) {
+      this.#next ??= status; // retried with the newest status
+      throw err;
+    }
+  }
+}
