@@ -104,7 +104,7 @@ export class ProcessSetWatchLoop {
         signal.removeEventListener('abort', onStop);
         controller?.abort();
         if (err === undefined) resolve({ relist, resourceVersion });
-        else reject(err instanceof Error ? err : new Error(String(err)));
+        else reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
       };
       const arm = (): void => {
         watchdog?.cancel();
