@@ -23,6 +23,20 @@ export default defineConfig({
           hookTimeout: 30_000,
         },
       },
+      {
+        test: {
+          name: 'k8s',
+          include: ['test/k8s/**/*.test.ts'],
+          environment: 'node',
+          // A real kube-apiserver + etcd from hack/kube (built once, cached; a cold build takes ~15 min).
+          globalSetup: ['test/k8s/global-setup.ts'],
+          setupFiles: ['test/helpers/setup-leaks.ts'],
+          // One API server for every file: run the files one at a time so they do not fight over it.
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],
   },

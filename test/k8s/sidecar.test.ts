@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Daemon } from '../../src/daemon/index.js';
+import { createSidecar } from '../../src/k8s/sidecar.js';
+import { isAlive } from '../../src/supervisor/proc.js';
+import { eventually } from '../helpers/daemon.js';
+import { kubeCluster, type KubeCluster } from '../helpers/kube.js';
+
+let cluster: KubeCluster;
+const NS = `procmgr-sidecar-${process.pid}`;
+const CRD = fileURLToPath(new URL('../../deploy/crd.yaml', import.meta.url));
+
+/** Runs the test cluster's kubectl as admin; resolves with stdout, rejects with stderr. */
+function kubectl(args: readonly string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${err}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+interface Proc {
+  id: string;
+  command: string;
+  args?: string[];
+  restart?: Record<string, unknown>;
+}
+
+function processSet(name: string, processes: unknown[]): string {
+  return JSON.stringify({ apiVersion: 'procmgr.dev/v1alpha1', kind: 'ProcessSet', metadata: { name, namespace: NS }, spec: { processes } });
+}
+
+async function getSet(name: string): Promise<{ metadata: { generation: number }; status?: Record<string, unknown> & { observedGeneration?: number; processes?: { id: string; state: string; pid?: number; restarts: number; ready: boolean }[]; conditions?: { type: string; status: string; message: string }[] } }> {
+  return JSON.parse(await kubectl(['get', 'processset', name, '-n', NS, '-o', 'json'])) as never;
+}
+
+const sleeper = (id: string, seconds = '1000'): Proc => ({ id, command: 'sleep', args: [seconds], restart: { delay: '100ms' } });
+
+const sidecars: Daemon[] = [];
+async function startSidecar(name: string, extra: Partial<Parameters<typeof createSidecar>[0]> = {}): Promise<Daemon> {
+  const d = createSidecar({ name, namespace: NS, kubeconfig: cluster.kubeconfig, listen: '127.0.0.1:0', statusMinIntervalMs: 200, eventAggregateMs: 500, ...extra });
+  d.logger.level = 'warn';
+  sidecars.push(d);
+  await d.start();
+  return d;
+}
+
+function pidsOf(d: Daemon): Map<string, number | undefined> {
+  return new Map(d.processes().map((p) => [p.id, p.state === 'Running' ? p.pid : undefined]));
+}
+
+beforeAll(async () => {
+  cluster = await kubeCluster();
+  await kubectl(['apply', '-f', CRD]);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/processsets.procmgr.dev']);
+  await kubectl(['create', 'namespace', NS]);
+});
+
+afterAll(async () => {
+  for (const d of sidecars.splice(0)) await d.stop();
+  await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => undefined);
+});
+
+describe('procmgr sidecar against a real API server', () => {
+  it('runs a ProcessSet, reports status, applies edits to the changed entry only, rejects a bad spec, stops all on delete', async () => {
+    await kubectl(['apply', '-f', '-'], processSet('web', [sleeper('a'), sleeper('b')]));
+    const d = await startSidecar('web');
+    const first = await eventually('a and b running', () => Promise.resolve(pidsOf(d).get('a') !== undefined && pidsOf(d).get('b') !== undefined && pidsOf(d)));
+    const status = await eventually('status written', async () => {
+      const s = await getSet('web');
+      return s.status?.processes?.length === 2 && s.status.processes.every((p) => p.state === 'Running') && s;
+    });
+    expect(status.status?.observedGeneration).toBe(status.metadata.generation);
+    expect(status.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    expect(status.status?.processes?.find((p) => p.id === 'a')?.pid).toBe(first.get('a'));
+
+    // Edit b only: b restarts, a keeps its pid.
+    await kubectl(['apply', '-f', '-'], processSet('web', [sleeper('a'), sleeper('b', '1001'), sleeper('c')]));
+    const second = await eventually('b replaced, c added', () => {
+      const p = pidsOf(d);
+      return Promise.resolve(p.get('b') !== undefined && p.get('b') !== first.get('b') && p.get('c') !== undefined && p);
+    });
+    expect(second.get('a')).toBe(first.get('a'));
+    expect(isAlive(first.get('b')!)).toBe(false);
+
+    // Remove c: stopped.
+    await kubectl(['apply', '-f', '-'], processSet('web', [sleeper('a'), sleeper('b', '1001')]));
+    await eventually('c gone', () => Promise.resolve(!isAlive(second.get('c')!)));
+
+    // A bad spec: SpecInvalid + Warning Event; the last good set keeps running.
+    await kubectl(['apply', '--validate=false', '-f', '-'], processSet('web', [{ ...sleeper('a'), restart: { delay: 'soon' } }, sleeper('a')]));
+    const invalid = await eventually('SpecInvalid', async () => {
+      const s = await getSet('web');
+      const c = s.status?.conditions?.find((x) => x.type === 'SpecInvalid');
+      return c?.status === 'True' && s.status?.observedGeneration === s.metadata.generation && c;
+    });
+    expect(invalid.message).toContain('spec.processes[1].id: duplicate id "a"');
+    const events = JSON.parse(await kubectl(['get', 'events', '-n', NS, '-o', 'json'])) as { items: { reason: string; type: string; message: string }[] };
+    expect(events.items.some((e) => e.reason === 'SpecInvalid' && e.type === 'Warning')).toBe(true);
+    expect(pidsOf(d).get('a')).toBe(first.get('a'));
+    expect(pidsOf(d).get('b')).toBe(second.get('b'));
+
+    // Deleting the ProcessSet stops everything.
+    await kubectl(['delete', 'processset', 'web', '-n', NS]);
+    await eventually('all stopped', () => Promise.resolve(!isAlive(first.get('a')!) && !isAlive(second.get('b')!)));
+  });
+
+  it('a crash loop is one aggregated BackOff Event with a count, not one Event per crash', async () => {
+    await kubectl(['apply', '-f', '-'], processSet('crashy', [{ id: 'crasher', command: 'sh', args: ['-c', 'exit 3'], restart: { delay: '50ms', maxDelay: '50ms', breaker: { maxFailures: 0 } } }]));
+    const d = await startSidecar('crashy');
+    await eventually('many restarts', () => Promise.resolve((d.processes().find((p) => p.id === 'crasher')?.restarts ?? 0) >= 10), 30_000);
+    const backoff = await eventually('the BackOff event counted', async () => {
+      const events = JSON.parse(await kubectl(['get', 'events', '-n', NS, '-o', 'json'])) as { items: { reason: string; count?: number; message: string }[] };
+      const mine = events.items.filter((e) => e.reason === 'BackOff' && e.message.includes('crasher'));
+      return mine.length === 1 && (mine[0]?.count ?? 0) >= 5 && mine;
+    }, 30_000);
+    expect(backoff).toHaveLength(1);
+    await kubectl(['delete', 'processset', 'crashy', '-n', NS]);
+  });
+});
