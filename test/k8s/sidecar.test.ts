@@ -93,13 +93,15 @@ describe('procmgr sidecar against a real API server', () => {
     await eventually('c gone', () => Promise.resolve(!isAlive(second.get('c')!)));
 
     // A bad spec: SpecInvalid + Warning Event; the last good set keeps running.
-    await kubectl(['apply', '--validate=false', '-f', '-'], processSet('web', [{ ...sleeper('a'), restart: { delay: 'soon' } }, sleeper('a')]));
+    // (Duplicate ids the API server refuses itself: the CRD's list is a map keyed by id.)
+    await kubectl(['apply', '-f', '-'], processSet('web', [{ ...sleeper('a'), restart: { delay: 'soon' } }, { ...sleeper('b'), dependsOn: ['nope'] }]));
     const invalid = await eventually('SpecInvalid', async () => {
       const s = await getSet('web');
       const c = s.status?.conditions?.find((x) => x.type === 'SpecInvalid');
       return c?.status === 'True' && s.status?.observedGeneration === s.metadata.generation && c;
     });
-    expect(invalid.message).toContain('spec.processes[1].id: duplicate id "a"');
+    expect(invalid.message).toContain('spec.processes[0].restart.delay');
+    expect(invalid.message).toContain('spec.processes[1].dependsOn[0]: unknown id "nope"');
     const events = JSON.parse(await kubectl(['get', 'events', '-n', NS, '-o', 'json'])) as { items: { reason: string; type: string; message: string }[] };
     expect(events.items.some((e) => e.reason === 'SpecInvalid' && e.type === 'Warning')).toBe(true);
     expect(pidsOf(d).get('a')).toBe(first.get('a'));
