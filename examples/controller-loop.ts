@@ -41,7 +41,9 @@ function reconcile(): void {
 informer.on('add', reconcile);
 informer.on('update', reconcile);
 informer.on('delete', reconcile);
+let stopping = false;
 informer.on('error', (err: unknown) => {
+  if (stopping) return; // stop() aborts the watch, which the informer reports as an error
   // client-node's informer stops on an error: restarting it is the loop owner's job.
   console.error(`informer error: ${String(err)}; restarting in 1 s`);
   realClock.setTimer(() => void informer.start(), 1_000);
@@ -50,6 +52,7 @@ await informer.start();
 console.log(`watching ConfigMaps labelled ${LABEL} in ${namespace}`);
 
 const stop = async (): Promise<void> => {
+  stopping = true;
   await informer.stop();
   await manager.shutdown({ deadlineMs: 10_000 });
   console.log('stopped');
