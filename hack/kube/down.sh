@@ -41,6 +41,10 @@ if [[ -n "$release" ]]; then
   fi
 fi
 
+if [[ -z "$release" ]]; then
+  leases="$(live_leases | tr '\n' ' ')"
+  [[ -z "$leases" ]] || log "warning: test run(s) with pid ${leases% } were using this cluster"
+fi
 stop_component kube-apiserver
 stop_component etcd
 rm -rf "$DATA_DIR" "$PKI_DIR" "$LEASE_DIR" "$CLUSTER_JSON" "$CLUSTER_JSON.tmp" "$KUBECONFIG_FILE" \

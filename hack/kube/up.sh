@@ -11,7 +11,8 @@
 # PROCMGR_KUBE_CACHE (build cache), PROCMGR_KUBE_APISERVER_PORT (16443),
 # PROCMGR_KUBE_ETCD_PORT (12379), PROCMGR_KUBE_ETCD_PEER_PORT (12380),
 # PROCMGR_KUBE_READY_TIMEOUT (seconds, 180), PROCMGR_KUBE_APISERVER_ARGS
-# (extra kube-apiserver flags, space-separated).
+# (extra kube-apiserver flags, space-separated), PROCMGR_KUBE_STALE_GRACE
+# (seconds a running but unready cluster gets before it is restarted, 60).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,7 +21,7 @@ lease=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --lease) lease="${2:?--lease needs a pid}"; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) log "unknown argument: $1"; exit 2 ;;
   esac
 done
@@ -52,18 +53,34 @@ record_owner() {
   fi
 }
 
-if healthy; then
+already_up() {
   log "already up (etcd pid $(running_pid etcd), kube-apiserver pid $(running_pid kube-apiserver))"
   record_owner
   print_ready
   exit 0
+}
+
+healthy && already_up
+
+# A cluster that came up once and whose etcd still runs may only be busy, or
+# its apiserver restarting (a k8s test does that): other test runs may be using
+# it, so give it time before declaring it stale.
+if [[ -r "$CLUSTER_JSON" ]] && running_pid etcd >/dev/null; then
+  log "the cluster is running but not ready; waiting up to ${STALE_GRACE}s before starting it anew"
+  deadline=$((SECONDS + STALE_GRACE))
+  while ((SECONDS < deadline)); do
+    healthy && already_up
+    sleep 1
+  done
+  log "still not ready: starting anew"
 fi
 
-# Whatever is left of an earlier cluster is stale: start from scratch.
+# Whatever is left of an earlier cluster is stale: start from scratch. Leases
+# and mode stay: the test runs holding them use the new cluster.
 stop_component kube-apiserver
 stop_component etcd
-rm -rf "$DATA_DIR" "$PKI_DIR" "$LEASE_DIR" "$CLUSTER_JSON" "$KUBECONFIG_FILE" "$TOKEN_FILE" \
-  "$RUN_DIR/tokens.csv" "$MODE_FILE"
+rm -rf "$DATA_DIR" "$PKI_DIR" "$CLUSTER_JSON" "$KUBECONFIG_FILE" "$TOKEN_FILE" "$RUN_DIR/tokens.csv"
+live_leases >/dev/null # prunes the dead ones
 
 bin_dir="$("$kube_here/build.sh" | tail -n1)"
 k8s_version="$(mod_version k8s.io/kubernetes)"
