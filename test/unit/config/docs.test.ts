@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { renderConfigDoc, renderConfigJsonSchema, renderProcessSpecDoc, renderReadmeConfigTable, replaceBlock } from '../../../hack/docs-content.js';
+import { renderConfigDoc, renderConfigJsonSchema, renderCrdYaml, renderProcessSpecDoc, renderReadmeConfigTable, replaceBlock } from '../../../hack/docs-content.js';
 
 const committed = (path: string): string => readFileSync(new URL(`../../../${path}`, import.meta.url), 'utf8');
 
@@ -10,6 +10,7 @@ describe('generated docs', () => {
     ['docs/process-spec.md', renderProcessSpecDoc],
     ['docs/config.md', renderConfigDoc],
     ['schema/procmgr.schema.json', renderConfigJsonSchema],
+    ['deploy/crd.yaml', renderCrdYaml],
   ])('%s matches the schema', (path, render) => {
     expect(committed(path)).toBe(render());
   });

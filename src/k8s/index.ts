@@ -1,0 +1,16 @@
+export {
+  PROCESSSET_API_VERSION,
+  PROCESSSET_GROUP,
+  PROCESSSET_KIND,
+  PROCESSSET_PLURAL,
+  PROCESSSET_SHORT_NAMES,
+  PROCESSSET_SINGULAR,
+  PROCESSSET_VERSION,
+  processSetCrd,
+  processSetStatusSchema,
+  toStructuralSchema,
+  type JsonSchema,
+  type ProcessSetCondition,
+  type ProcessSetProcessStatus,
+  type ProcessSetStatus,
+} from './crd.js';

@@ -1,0 +1,186 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processSetCrd } from '../../src/k8s/index.js';
+import { realClock, sleep } from '../../src/util/index.js';
+import { kubeCluster, type KubeCluster } from '../helpers/kube.js';
+
+// deploy/ against a real kube-apiserver: the generated CRD is accepted (structural) and enforces
+// the config schema, the kustomization applies, and the Role grants the sidecar exactly its
+// ProcessSet. Every kubectl call is short-lived (a deadline kills it), watches included.
+
+const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
+const CRD_NAME = 'processsets.procmgr.dev';
+const KUBECTL_DEADLINE_MS = 60_000;
+
+interface Result {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+let cluster: KubeCluster;
+// A fresh namespace per run: without a controller-manager a deleted namespace stays Terminating.
+const ns = `procmgr-deploy-${randomBytes(4).toString('hex')}`;
+
+function run(args: readonly string[], opts: { input?: string; kubeconfig?: boolean } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, KUBECONFIG: opts.kubeconfig === false ? '/dev/null' : cluster.kubeconfig };
+    const child = spawn(cluster.kubectl, args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: KUBECTL_DEADLINE_MS, killSignal: 'SIGKILL' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** kubectl as the cluster admin; fails the test on a non-zero exit. */
+async function kubectl(...args: string[]): Promise<string> {
+  const r = await run(args);
+  expect(r.code, `kubectl ${args.join(' ')}\n${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+/** kubectl with only a bearer token (no kubeconfig): what the sidecar's ServiceAccount may do. */
+function asServiceAccount(token: string, args: readonly string[], input?: string): Promise<Result> {
+  const auth = [`--server=${cluster.server}`, `--certificate-authority=${cluster.caFile}`, `--token=${token}`, '-n', ns];
+  return run([...auth, ...args], input === undefined ? { kubeconfig: false } : { input, kubeconfig: false });
+}
+
+type Obj = Record<string, unknown>;
+
+function examples(): Obj[] {
+  return parseAllDocuments(readFileSync(`${DEPLOY}processset.yaml`, 'utf8')).map((d) => d.toJS() as Obj);
+}
+
+/** The example ProcessSet as `name`, with `mutate` applied to its first process. */
+function processSet(name: string, mutate: (first: Obj, processes: Obj[]) => void = () => {}): string {
+  const set = structuredClone(examples()[0]) as { metadata: Obj; spec: { processes: Obj[] } };
+  set.metadata = { name, namespace: ns };
+  const [first] = set.spec.processes;
+  if (first) mutate(first, set.spec.processes);
+  return stringify(set);
+}
+
+beforeAll(async () => {
+  cluster = await kubeCluster();
+  await kubectl('create', 'namespace', ns);
+});
+
+afterAll(async () => {
+  // Best effort, and not waited for: the namespace only reaches Terminating here.
+  if (cluster) await run(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
+});
+
+describe('deploy/ on a real API server', () => {
+  it('the generated CRD is accepted as structural, stored unchanged, and becomes Established', async () => {
+    // Server-side apply: the CRD may already exist from another test file or by other means
+    // (client-side apply would warn about a missing last-applied annotation then).
+    const applied = await run(['apply', '--server-side', '--force-conflicts', '--field-manager=procmgr-deploy-test', '-f', `${DEPLOY}crd.yaml`]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stderr, 'warnings from the server about the CRD').not.toMatch(/warning/i);
+    await kubectl('wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`);
+
+    const stored = JSON.parse(await kubectl('get', 'crd', CRD_NAME, '-o', 'json')) as { spec: { versions: Obj[] }; status: { conditions: Obj[] } };
+    expect(stored.status.conditions.filter((c) => c.status === 'True').map((c) => c.type).sort()).toEqual(['Established', 'NamesAccepted']);
+    // The server keeps a structural schema as sent; a pruned or rewritten node would show here.
+    const ours = (processSetCrd().spec as { versions: Obj[] }).versions[0];
+    expect(stored.spec.versions[0]?.schema).toEqual(ours?.schema);
+  });
+
+  it('kubectl apply --dry-run=server -k deploy/ passes', async () => {
+    const out = await kubectl('apply', '--dry-run=server', '-k', DEPLOY, '-n', ns);
+    for (const kind of ['customresourcedefinition', 'serviceaccount/procmgr', 'role.rbac.authorization.k8s.io/procmgr', 'rolebinding.rbac.authorization.k8s.io/procmgr', 'deployment.apps/example', 'processset.procmgr.dev/example']) {
+      expect(out).toContain(kind);
+    }
+  });
+
+  it('accepts the example ProcessSet', async () => {
+    const r = await run(['apply', '--validate=strict', '-f', '-'], { input: processSet('example') });
+    expect(r.code, r.stderr).toBe(0);
+    const stored = JSON.parse(await kubectl('get', 'processset', 'example', '-n', ns, '-o', 'json')) as { spec: { processes: Obj[] } };
+    expect(stored.spec.processes.map((p) => p.id)).toEqual(['web', 'ticker']);
+  });
+
+  it.each([
+    ['an unknown enum value', (p: Obj) => (p.restart = { policy: 'sometimes' }), /spec\.processes\[0\]\.restart\.policy: Unsupported value: "sometimes"/],
+    ['an unknown field (strict field validation)', (p: Obj) => (p.bogus = 1), /unknown field "spec\.processes\[0\]\.bogus"/],
+    ['a duration that is neither integer nor string', (p: Obj) => (p.stopGracePeriod = true), /spec\.processes\[0\]\.stopGracePeriod.*must be of type integer,string/],
+    ['a port out of range', (p: Obj) => (p.probes = { readiness: { http: { port: 70000 } } }), /probes\.readiness\.http\.port.*less than or equal to 65535/],
+    ['a bad dependency condition', (p: Obj) => (p.dependsOn = [{ id: 'x', condition: 'soon' }]), /dependsOn\[0\]\.condition: Unsupported value: "soon"/],
+    ['a duplicate id', (_p: Obj, all: Obj[]) => all.push({ id: all[0]?.id, command: 'true' }), /spec\.processes\[\d\]: Duplicate value: \{"id":"web"\}/],
+  ])('rejects a ProcessSet with %s', async (what, mutate, message) => {
+    const name = `bad-${what.replaceAll(/[^a-z]+/g, '-').replace(/-$/, '')}`;
+    const r = await run(['create', '--validate=strict', '-f', '-'], { input: processSet(name, mutate) });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    const got = await run(['get', 'processset', name, '-n', ns]);
+    expect(got.stderr).toMatch(/NotFound/);
+  });
+
+  it('without strict validation, prunes an unknown field instead of storing it', async () => {
+    const r = await run(['create', '--validate=ignore', '-f', '-'], { input: processSet('pruned', (p) => (p.bogus = 1)) });
+    expect(r.code, r.stderr).toBe(0);
+    const stored = JSON.parse(await kubectl('get', 'processset', 'pruned', '-n', ns, '-o', 'json')) as { spec: { processes: Obj[] } };
+    expect(stored.spec.processes[0]).not.toHaveProperty('bogus');
+  });
+
+  it('rbac.yaml lets the sidecar read and watch its own ProcessSet and write its status, nothing else', async () => {
+    await kubectl('apply', '-n', ns, '-f', `${DEPLOY}rbac.yaml`);
+    for (const name of ['example', 'other']) {
+      const r = await run(['apply', '-f', '-'], { input: processSet(name) });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const token = (await kubectl('create', 'token', 'procmgr', '-n', ns, '--duration=10m')).trim();
+    const sa = (...args: string[]): Promise<Result> => asServiceAccount(token, args);
+
+    // The authorizer learns of new bindings through an informer: allow it a moment.
+    let get = await sa('get', 'processset', 'example', '-o', 'name');
+    for (let i = 0; i < 50 && get.code !== 0; i++) {
+      await sleep(realClock, 100);
+      get = await sa('get', 'processset', 'example', '-o', 'name');
+    }
+    expect(get.code, get.stderr).toBe(0);
+
+    // list and watch are allowed with the field selector that names the set (resourceNames)...
+    const base = `/apis/procmgr.dev/v1alpha1/namespaces/${ns}/processsets`;
+    const list = await sa('get', '--raw', `${base}?fieldSelector=metadata.name%3Dexample`);
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as { items: Obj[] }).items.map((i) => (i.metadata as Obj).name)).toEqual(['example']);
+    // (timeoutSeconds ends the watch on the server side after its initial ADDED event)
+    const watch = await sa('get', '--raw', `${base}?fieldSelector=metadata.name%3Dexample&watch=true&timeoutSeconds=1`);
+    expect(watch.code, watch.stderr).toBe(0);
+    expect(watch.stdout).toMatch(/"type":"ADDED".*"name":"example"/);
+
+    // ...and its status can be patched,
+    const patched = await sa('patch', 'processset', 'example', '--subresource=status', '--type=merge', '-p', '{"status":{"processCount":2,"readyCount":0}}');
+    expect(patched.code, patched.stderr).toBe(0);
+    expect(await kubectl('get', 'processset', 'example', '-n', ns, '-o', 'jsonpath={.status.processCount}')).toBe('2');
+
+    // as can events be recorded.
+    const event = { apiVersion: 'v1', kind: 'Event', metadata: { generateName: 'example-' }, involvedObject: { kind: 'Pod', name: 'example-0', namespace: ns }, reason: 'Started', message: 'Started process web', type: 'Normal' };
+    const recorded = await asServiceAccount(token, ['create', '-f', '-'], JSON.stringify(event));
+    expect(recorded.code, recorded.stderr).toBe(0);
+
+    const forbidden: Array<[string, string[]]> = [
+      ['list every ProcessSet', ['get', 'processsets']],
+      ['watch every ProcessSet', ['get', '--raw', `${base}?watch=true&timeoutSeconds=1`]],
+      ['get another ProcessSet', ['get', 'processset', 'other']],
+      ['change the spec of its ProcessSet', ['patch', 'processset', 'example', '--type=merge', '-p', '{"spec":{"processes":[]}}']],
+      ['patch the status of another ProcessSet', ['patch', 'processset', 'other', '--subresource=status', '--type=merge', '-p', '{"status":{"processCount":1}}']],
+      ['list pods', ['get', 'pods']],
+      ['list secrets', ['get', 'secrets']],
+      ['read ConfigMaps other than its own', ['get', 'configmaps']],
+    ];
+    for (const [what, args] of forbidden) {
+      const r = await sa(...args);
+      expect({ what, code: r.code, forbidden: /Forbidden|forbidden/.test(r.stderr) }).toEqual({ what, code: 1, forbidden: true });
+    }
+  });
+});
