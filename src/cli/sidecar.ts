@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { parseListen } from '../config/index.js';
-import { createSidecar } from '../k8s/sidecar.js';
 import { EXIT, serve } from './run.js';
 
 interface SidecarFlags {
@@ -31,6 +30,8 @@ export function addSidecarCommand(program: Command): void {
         return;
       }
       const podName = process.env.POD_NAME;
+      // Loaded here only: @kubernetes/client-node is big, and `procmgr run` does not need it.
+      const { createSidecar } = await import('../k8s/sidecar.js');
       const daemon = createSidecar({
         name: flags.processset,
         namespace: flags.namespace,

@@ -47,6 +47,8 @@ export function buildStatus(input: StatusInput, previous: readonly Condition[] =
   ];
   const status = {
     ...(observedGeneration === undefined ? {} : { observedGeneration }),
+    processCount: processes.length,
+    readyCount: processes.filter((p) => p.ready).length,
     conditions,
     processes: processes.map((p) => ({
       id: p.id,

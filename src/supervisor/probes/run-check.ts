@@ -23,7 +23,8 @@ export interface RunCheckOptions {
 export async function runCheck(check: ProbeCheck, opts: RunCheckOptions): Promise<ProbeResult> {
   const { clock, timeoutMs, abandonAfterMs, signal } = opts;
   const controller = new AbortController();
-  const timeout = new ProbeTimeoutError(timeoutMs);
+  // Built only when the timer fires: an Error (with its stack) per check adds up at 100 checks a second.
+  let timeout: ProbeTimeoutError | undefined;
   const onStop = (): void => controller.abort(signal.reason);
   let abandonTimer: TimerHandle | undefined;
   let abandon: (result: ProbeResult) => void = () => undefined;
@@ -33,14 +34,17 @@ export async function runCheck(check: ProbeCheck, opts: RunCheckOptions): Promis
     abandonTimer = clock.setTimer(() => abandon({ ok: false, message }), abandonAfterMs);
   };
   controller.signal.addEventListener('abort', onAbort, { once: true });
-  const timer = clock.setTimer(() => controller.abort(timeout), timeoutMs);
+  const timer = clock.setTimer(() => {
+    timeout = new ProbeTimeoutError(timeoutMs);
+    controller.abort(timeout);
+  }, timeoutMs);
   if (signal.aborted) onStop();
   else signal.addEventListener('abort', onStop, { once: true });
   try {
     const running = invoke(check, controller.signal);
     const result = await Promise.race([running, abandoned]);
     // A check that noticed the abort may resolve with its own wording; the timeout says more.
-    return controller.signal.reason === timeout ? { ok: false, message: timeout.message } : result;
+    return timeout !== undefined && controller.signal.reason === timeout ? { ok: false, message: timeout.message } : result;
   } finally {
     timer.cancel();
     abandonTimer?.cancel();
