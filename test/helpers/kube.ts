@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -42,4 +44,35 @@ export async function kubeCluster(): Promise<KubeCluster> {
     return v;
   };
   return { server: field('server'), token: field('token'), caFile: field('caFile'), kubeconfig: field('kubeconfig'), kubectl: field('kubectl') };
+}
+
+/**
+ * Runs the cluster's kubectl (as admin, or with another `kubeconfig`) with `input` on stdin;
+ * resolves with stdout, rejects with stderr.
+ */
+export function kubectlAdmin(cluster: KubeCluster, args: readonly string[], input?: string, kubeconfig = cluster.kubeconfig): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cluster.kubectl, ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000, killSignal: 'SIGKILL' });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${err}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** A kubeconfig file in `dir` that authenticates with `token` (a ServiceAccount's) in `namespace`. */
+export function tokenKubeconfig(cluster: KubeCluster, dir: string, token: string, namespace: string): string {
+  const file = join(dir, 'kubeconfig-token');
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
+    users: [{ name: 'sa', user: { token } }],
+    contexts: [{ name: 'sa', context: { cluster: 'test', user: 'sa', namespace } }],
+    'current-context': 'sa',
+  };
+  writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
+  return file;
 }

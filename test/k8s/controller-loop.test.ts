@@ -4,24 +4,14 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/supervisor/proc.js';
 import { eventually } from '../helpers/daemon.js';
-import { kubeCluster, type KubeCluster } from '../helpers/kube.js';
+import { kubeCluster, kubectlAdmin, type KubeCluster } from '../helpers/kube.js';
 import { NODE } from '../helpers/supervised.js';
 
 let cluster: KubeCluster;
 const NS = `procmgr-loop-${process.pid}`;
 const EXAMPLE = fileURLToPath(new URL('../../examples/controller-loop.ts', import.meta.url));
 
-function kubectl(args: readonly string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${err}`))));
-    child.stdin.end(input ?? '');
-  });
-}
+const kubectl = (args: readonly string[], input?: string): Promise<string> => kubectlAdmin(cluster, args, input);
 
 const configMap = (name: string, args: string[]): string =>
   JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, labels: { 'procmgr.dev/process': 'true' } }, data: { command: 'sleep', args: JSON.stringify(args) } });

@@ -7,26 +7,18 @@ import type { Daemon } from '../../src/daemon/index.js';
 import { createSidecar } from '../../src/k8s/sidecar.js';
 import { isAlive } from '../../src/supervisor/proc.js';
 import { eventually } from '../helpers/daemon.js';
-import { kubeCluster, kubeRunDir, type KubeCluster } from '../helpers/kube.js';
+import { kubeCluster, kubectlAdmin, kubeRunDir, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
+import { tempDir } from '../helpers/supervised.js';
+import { rmSync } from 'node:fs';
 import { MARK_VAR } from '../helpers/leaks.js';
 import { realClock, sleep } from '../../src/util/index.js';
 
 let cluster: KubeCluster;
 const NS = `procmgr-sidecar-${process.pid}`;
 const CRD = fileURLToPath(new URL('../../deploy/crd.yaml', import.meta.url));
+const RBAC = fileURLToPath(new URL('../../deploy/rbac.yaml', import.meta.url));
 
-/** Runs the test cluster's kubectl as admin; resolves with stdout, rejects with stderr. */
-function kubectl(args: readonly string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${err}`))));
-    child.stdin.end(input ?? '');
-  });
-}
+const kubectl = (args: readonly string[], input?: string): Promise<string> => kubectlAdmin(cluster, args, input);
 
 interface Proc {
   id: string;
@@ -165,5 +157,30 @@ describe('procmgr sidecar against a real API server', () => {
     expect(health.map((p) => p.id)).toEqual(['a', 'b']);
     await eventually('status caught up', async () => (await getSet('resilient')).status?.processes?.length === 2, 30_000);
     await kubectl(['delete', 'processset', 'resilient', '-n', NS]);
+  });
+
+  it('runs with the ServiceAccount and Role of deploy/rbac.yaml, and is refused anything else', async () => {
+    await kubectl(['apply', '-n', NS, '-f', RBAC]);
+    await kubectl(['apply', '-f', '-'], processSet('example', [sleeper('a')]));
+    await kubectl(['apply', '-f', '-'], processSet('other', [sleeper('x')]));
+    const token = (await kubectl(['create', 'token', 'procmgr', '-n', NS, '--duration=10m'])).trim();
+    const dir = tempDir('procmgr-k8s-');
+    try {
+      const saConfig = tokenKubeconfig(cluster, dir, token, NS);
+      const d = await startSidecar('example', { kubeconfig: saConfig });
+      const pid = await eventually('a running', () => Promise.resolve(pidsOf(d).get('a')));
+      // Everything the sidecar needs works with the token: the watch, the status, the Events.
+      await eventually('status written with the SA token', async () => (await getSet('example')).status?.processes?.[0]?.pid === pid);
+      await eventually('a Started Event', async () => (await kubectl(['get', 'events', '-n', NS, '-o', 'json'])).includes('Started process a'));
+      // Anything else is 403.
+      const asSa = (args: string[]): Promise<string> => kubectlAdmin(cluster, args, undefined, saConfig);
+      for (const args of [['get', 'pods'], ['get', 'secrets'], ['get', 'processset', 'other'], ['get', 'processsets'], ['get', 'configmaps']]) {
+        await expect(asSa(args), args.join(' ')).rejects.toThrow(/forbidden/i);
+      }
+      await kubectl(['delete', 'processset', 'example', 'other', '-n', NS]);
+      await eventually('a stopped', () => Promise.resolve(!isAlive(pid)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
