@@ -5,6 +5,8 @@ import { EXIT, serve } from './run.js';
 
 interface SidecarFlags {
   readonly processset?: string;
+  readonly configmap?: string;
+  readonly key: string;
   readonly namespace?: string;
   readonly kubeconfig?: string;
   readonly listen: string;
@@ -16,6 +18,8 @@ export function addSidecarCommand(program: Command): void {
     .command('sidecar')
     .description('run in a Kubernetes pod: supervise the processes of a ProcessSet, report status and Events back')
     .option('--processset <name>', 'the ProcessSet to serve (env PROCMGR_PROCESSSET)', process.env.PROCMGR_PROCESSSET)
+    .option('--configmap <name>', 'serve a ConfigMap key instead of a ProcessSet (env PROCMGR_CONFIGMAP)', process.env.PROCMGR_CONFIGMAP)
+    .option('--key <key>', 'the ConfigMap key holding the processes (YAML)', 'processes.yaml')
     .option('--namespace <ns>', 'its namespace (env POD_NAMESPACE)', process.env.POD_NAMESPACE)
     .option('--kubeconfig <file>', 'a kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
     .option('--listen <address>', 'the API address (host:port or unix:/path)', (v) => {
@@ -24,8 +28,9 @@ export function addSidecarCommand(program: Command): void {
       return v;
     }, '0.0.0.0:7070')
     .action(async (flags: SidecarFlags) => {
-      if (!flags.processset || !flags.namespace) {
-        console.error('procmgr sidecar: needs --processset and --namespace (or PROCMGR_PROCESSSET and POD_NAMESPACE)');
+      const name = flags.processset ?? flags.configmap;
+      if (!name || !flags.namespace || (flags.processset && flags.configmap)) {
+        console.error('procmgr sidecar: needs --namespace and one of --processset or --configmap (or PROCMGR_PROCESSSET / PROCMGR_CONFIGMAP and POD_NAMESPACE)');
         process.exitCode = EXIT.invalidConfig;
         return;
       }
@@ -33,8 +38,9 @@ export function addSidecarCommand(program: Command): void {
       // Loaded here only: @kubernetes/client-node is big, and `procmgr run` does not need it.
       const { createSidecar } = await import('../k8s/sidecar.js');
       const daemon = createSidecar({
-        name: flags.processset,
+        name,
         namespace: flags.namespace,
+        configMapKey: flags.configmap ? flags.key : undefined,
         kubeconfig: flags.kubeconfig,
         listen: flags.listen,
         pod: podName ? { name: podName, uid: process.env.POD_UID } : undefined,

@@ -12,10 +12,12 @@ import {
 /** The group, version and plural of the ProcessSet resource. */
 export const PS = { group: 'procmgr.dev', version: 'v1alpha1', plural: 'processsets' } as const;
 
-/** The parts of a ProcessSet the sidecar reads. */
+/** The parts of a ProcessSet the sidecar reads (a ConfigMap source is mapped onto the same shape). */
 export interface ProcessSetObject {
   readonly metadata: { readonly name: string; readonly namespace?: string; readonly uid?: string; readonly generation?: number; readonly resourceVersion?: string };
   readonly spec?: { readonly processes?: unknown };
+  /** Set when the source could not even be read as a process list (a ConfigMap key that is not YAML). */
+  readonly sourceError?: string;
 }
 
 /** One watch event, as the API server sends it. */
@@ -118,6 +120,60 @@ export function clientNodeApi(kc: KubeConfig, namespace: string, name: string): 
     async patchEvent(eventName, patch) {
       await core.patchNamespacedEvent({ name: eventName, namespace, body: patch }, mergePatch);
     },
+  };
+}
+
+interface ConfigMapObject {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly uid?: string; readonly resourceVersion?: string };
+  readonly data?: Record<string, string>;
+}
+
+/** A ConfigMap's `key` as a ProcessSet: its YAML is a `processes` list, or an object with one. */
+export function configMapAsProcessSet(cm: ConfigMapObject, key: string, parse: (text: string, source: string) => unknown): ProcessSetObject {
+  const metadata = { name: cm.metadata?.name ?? '', ...cm.metadata };
+  const text = cm.data?.[key];
+  if (text === undefined) return { metadata, sourceError: `ConfigMap ${metadata.name} has no key "${key}"` };
+  try {
+    const doc = parse(text, `configmap/${metadata.name}[${key}]`);
+    const processes = doc !== null && typeof doc === 'object' && !Array.isArray(doc) && 'processes' in doc ? (doc).processes : (doc ?? []);
+    return { metadata, spec: { processes } };
+  } catch (err) {
+    return { metadata, sourceError: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * The ConfigMap source: the same port over one ConfigMap key. A ConfigMap has no status
+ * subresource, so status writes are dropped (Events still go out).
+ */
+export function configMapApi(kc: KubeConfig, namespace: string, name: string, key: string, parse: (text: string, source: string) => unknown): ProcessSetApi {
+  const core = kc.makeApiClient(CoreV1Api);
+  const events = clientNodeApi(kc, namespace, name);
+  const watcher = new Watch(kc);
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
+  return {
+    namespace,
+    name,
+    async list(signal) {
+      const res = await Promise.race([core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${name}` }), aborted(signal)]);
+      const cm = res.items[0];
+      return { object: cm ? configMapAsProcessSet(cm, key, parse) : undefined, resourceVersion: res.metadata?.resourceVersion ?? '' };
+    },
+    watch(resourceVersion, onEvent, done) {
+      const query = { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 };
+      return watcher.watch(
+        path,
+        query,
+        (type: string, object: ConfigMapObject & { code?: number; message?: string }) => {
+          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') onEvent({ type, object: configMapAsProcessSet(object, key, parse) });
+          else onEvent({ type, object } as WatchEvent);
+        },
+        done,
+      );
+    },
+    patchStatus: () => Promise.resolve(),
+    createEvent: (n, involved, body) => events.createEvent(n, involved, body),
+    patchEvent: (n, patch) => events.patchEvent(n, patch),
   };
 }
 

@@ -1,8 +1,8 @@
 import type { Logger as PinoLogger } from 'pino';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
-import { parseDaemonConfig, parseProcessList, type ConfigError } from '../config/index.js';
+import { parseConfigText, parseDaemonConfig, parseProcessList, type ConfigError } from '../config/index.js';
 import { Daemon, type Component } from '../daemon/index.js';
-import { clientNodeApi, loadKubeConfig, PS, type InvolvedObject, type ProcessSetApi, type ProcessSetObject } from './api.js';
+import { clientNodeApi, configMapApi, loadKubeConfig, PS, type InvolvedObject, type ProcessSetApi, type ProcessSetObject } from './api.js';
 import { EventRecorder } from './events.js';
 import { buildStatus, StatusWriter, type Condition } from './status.js';
 import { ProcessSetWatchLoop } from './watch-loop.js';
@@ -18,6 +18,8 @@ export interface SidecarOptions {
   readonly kubeconfig?: string | undefined;
   /** The API's address. Default `0.0.0.0:7070`, so the kubelet's probes reach `/readyz` (mutations then need a token). */
   readonly listen?: string | undefined;
+  /** Serve a ConfigMap's key (YAML: a `processes` list) instead of a ProcessSet named `name`. */
+  readonly configMapKey?: string | undefined;
   /** Default: built from `kubeconfig` (tests may pass their own). */
   readonly api?: ProcessSetApi | undefined;
   readonly logger?: PinoLogger | undefined;
@@ -36,10 +38,17 @@ export interface SidecarOptions {
  */
 export function createSidecar(opts: SidecarOptions): Daemon {
   const clock = opts.clock ?? realClock;
-  const api = opts.api ?? clientNodeApi(loadKubeConfig(opts.kubeconfig), opts.namespace, opts.name);
+  const key = opts.configMapKey;
+  const api =
+    opts.api ??
+    (key === undefined
+      ? clientNodeApi(loadKubeConfig(opts.kubeconfig), opts.namespace, opts.name)
+      : configMapApi(loadKubeConfig(opts.kubeconfig), opts.namespace, opts.name, key, parseConfigText));
   const involved: InvolvedObject = opts.pod
     ? { kind: 'Pod', apiVersion: 'v1', name: opts.pod.name, namespace: opts.namespace, uid: opts.pod.uid }
-    : { kind: 'ProcessSet', apiVersion: `${PS.group}/${PS.version}`, name: opts.name, namespace: opts.namespace };
+    : key === undefined
+      ? { kind: 'ProcessSet', apiVersion: `${PS.group}/${PS.version}`, name: opts.name, namespace: opts.namespace }
+      : { kind: 'ConfigMap', apiVersion: 'v1', name: opts.name, namespace: opts.namespace };
   const listen = opts.listen ?? '0.0.0.0:7070';
   let loop: ProcessSetWatchLoop | undefined;
   const config = parseDaemonConfig({ processManager: { api: { listen: listen.startsWith('/') ? `unix:${listen}` : listen }, reload: { watch: false } } }, 'sidecar defaults');
@@ -58,10 +67,11 @@ export function createSidecar(opts: SidecarOptions): Daemon {
       status.update(built.status);
     };
     const onChange = (set: ProcessSetObject | undefined): void => {
-      // Our own status writes come back as MODIFIED events of the same generation: only a new spec matters.
-      const key = set ? `${set.metadata.uid ?? ''}/${set.metadata.generation ?? 0}` : 'deleted';
-      if (key === seen) return;
-      seen = key;
+      // Our own status writes come back as MODIFIED events of the same generation: only a new spec
+      // matters. A ConfigMap has no generation; its resourceVersion changes only with its data.
+      const version = set ? `${set.metadata.uid ?? ''}/${set.metadata.generation ?? set.metadata.resourceVersion ?? 0}` : 'deleted';
+      if (version === seen) return;
+      seen = version;
       if (!set) {
         log.info({}, 'ProcessSet is gone: stopping every process');
         generation = undefined;
@@ -69,6 +79,13 @@ export function createSidecar(opts: SidecarOptions): Daemon {
         return;
       }
       generation = set.metadata.generation;
+      if (set.sourceError !== undefined) {
+        specError = set.sourceError;
+        log.error({ error: specError }, 'process list rejected; the last good set keeps running');
+        events.record('Warning', 'SpecInvalid', `Rejected: ${specError}`);
+        writeStatus();
+        return;
+      }
       try {
         const entries = parseProcessList(set.spec?.processes ?? [], 'spec.processes');
         specError = undefined;

@@ -183,4 +183,19 @@ describe('procmgr sidecar against a real API server', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('serves a ConfigMap key instead of a ProcessSet; YAML that does not parse is a Warning Event and changes nothing', async () => {
+    const cm = (yaml: string): string => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'procs', namespace: NS }, data: { 'processes.yaml': yaml } });
+    await kubectl(['apply', '-f', '-'], cm('processes:\n  - id: one\n    command: sleep\n    args: ["1000"]\n'));
+    const d = await startSidecar('procs', { configMapKey: 'processes.yaml' });
+    const one = await eventually('one running', () => Promise.resolve(pidsOf(d).get('one')));
+    // A bare list works too; the changed entry restarts.
+    await kubectl(['apply', '-f', '-'], cm('- id: one\n  command: sleep\n  args: ["1001"]\n'));
+    const again = await eventually('one replaced', () => Promise.resolve(pidsOf(d).get('one') !== one && pidsOf(d).get('one')));
+    await kubectl(['apply', '-f', '-'], cm('processes: [ { id: one, command: sleep\n'));
+    await eventually('the SpecInvalid Event', async () => (await kubectl(['get', 'events', '-n', NS, '-o', 'json'])).includes('configmap/procs[processes.yaml]'));
+    expect(pidsOf(d).get('one')).toBe(again);
+    await kubectl(['delete', 'configmap', 'procs', '-n', NS]);
+    await eventually('one stopped', () => Promise.resolve(!isAlive(again)));
+  });
 });
