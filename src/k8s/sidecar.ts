@@ -115,7 +115,8 @@ export function createSidecar(opts: SidecarOptions): Daemon {
         start: () => {
           unsubscribe = daemon.onEvent((e) => {
             events.onSupervisorEvent(e);
-            writeStatus();
+            // Every probe check and resource sample is an event too; none of them changes the status.
+            if (e.type !== 'probeCheck' && e.type !== 'resource') writeStatus();
           });
           loop = new ProcessSetWatchLoop({ api, clock, logger: log, onChange, ...(opts.watchdogMs === undefined ? {} : { watchdogMs: opts.watchdogMs }) });
           loop.start();
