@@ -17,6 +17,7 @@ const SUITES: Readonly<Record<string, Suite>> = {
   engine: async () => (await import('./engine.js')).run(),
   supervisor: async () => (await import('./supervisor.js')).run(),
   daemon: async () => (await import('./daemon.js')).run(),
+  k8s: async () => (await import('./k8s.js')).run(),
 };
 
 const self = fileURLToPath(import.meta.url);
