@@ -38,7 +38,8 @@ mapfile -t libs < <(ldd "$node_bin" | grep -o '/[^ ]*' | sort -u)
 [[ ${#libs[@]} -gt 0 ]] || { log "error: ldd found no libraries for $node_bin"; exit 1; }
 
 hash="$({
-  sha256sum "$0" "$node_bin" "$busybox_bin"
+  # contents only, not paths: every checkout of the same tree shares one base image
+  for f in "$0" "$node_bin" "$busybox_bin"; do sha256sum <"$f"; done
   for l in "${libs[@]}"; do printf '%s ' "$l"; sha256sum < "$(readlink -f "$l")"; done
 } | short_hash)"
 
