@@ -37,6 +37,17 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: 'container',
+          include: ['test/container/**/*.test.ts'],
+          environment: 'node',
+          // A real dockerd and the procmgr:dev image, both set up by hack/docker (cached).
+          globalSetup: ['test/container/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],
   },
