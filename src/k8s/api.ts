@@ -63,6 +63,18 @@ export interface ProcessSetApi {
   patchEvent(name: string, patch: { readonly count: number; readonly lastTimestamp: Date; readonly message: string }): Promise<void>;
 }
 
+/**
+ * client-node's Watch aborts a watch that received nothing for 30 s (a private `requestTimeoutMs`),
+ * but an idle watch of one object gets bookmarks only about once a minute: every quiet minute
+ * would cost a relist. The server ends our watches after `timeoutSeconds` (300) anyway, and the
+ * loop's own watchdog catches a stuck one, so the client-side limit goes beyond both.
+ */
+function quietWatch(kc: KubeConfig): Watch {
+  const watch = new Watch(kc);
+  (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 330_000;
+  return watch;
+}
+
 /** The HTTP status of an error from the API server (or undefined for a connection failure). */
 export function statusOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
@@ -81,7 +93,7 @@ function aborted(signal: AbortSignal): Promise<never> {
 export function clientNodeApi(kc: KubeConfig, namespace: string, name: string): ProcessSetApi {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
-  const watcher = new Watch(kc);
+  const watcher = quietWatch(kc);
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const path = `/apis/${PS.group}/${PS.version}/namespaces/${encodeURIComponent(namespace)}/${PS.plural}`;
   return {
@@ -149,7 +161,7 @@ export function configMapAsProcessSet(cm: ConfigMapObject, key: string, parse: (
 export function configMapApi(kc: KubeConfig, namespace: string, name: string, key: string, parse: (text: string, source: string) => unknown): ProcessSetApi {
   const core = kc.makeApiClient(CoreV1Api);
   const events = clientNodeApi(kc, namespace, name);
-  const watcher = new Watch(kc);
+  const watcher = quietWatch(kc);
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
   return {
     namespace,

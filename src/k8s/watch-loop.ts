@@ -165,7 +165,8 @@ export class ProcessSetWatchLoop {
   }
 }
 
+/** An abort, or a client-side inactivity timeout: the watch ended, nothing failed; resume it. */
 function isAbort(err: unknown): boolean {
   const name = (err as { name?: unknown } | undefined)?.name;
-  return name === 'AbortError';
+  return name === 'AbortError' || name === 'TimeoutError';
 }
