@@ -1,4 +1,4 @@
-import { Client, credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import type * as GrpcJs from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { describe, realClock } from '../../util/index.js';
 import { healthServiceDefinition, ServingStatus, servingStatusName } from './health-codec.js';
@@ -15,6 +15,11 @@ export interface GrpcProbeOptions {
 
 const { check } = healthServiceDefinition;
 
+// @grpc/grpc-js is loaded by the first gRPC check, not at start: it is ~45 ms of startup and
+// memory that a daemon without gRPC probes never needs.
+let grpcModule: Promise<typeof GrpcJs> | undefined;
+const grpc = (): Promise<typeof GrpcJs> => (grpcModule ??= import('@grpc/grpc-js'));
+
 /**
  * A grpc.health.v1 Health/Check check, built by `createCheck`: SERVING passes. Insecure
  * credentials, like the kubelet. Each check opens its own client and closes it when the call
@@ -22,8 +27,9 @@ const { check } = healthServiceDefinition;
  */
 export function grpcCheck(opts: GrpcProbeOptions): ProbeCheck {
   const address = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
-  return (signal) =>
-    new Promise<ProbeResult>((resolve, reject) => {
+  return async (signal) => {
+    const { Client, credentials, Metadata, status: GrpcStatus } = await grpc();
+    return new Promise<ProbeResult>((resolve, reject) => {
       signal.throwIfAborted();
       const client = new Client(address, credentials.createInsecure());
       // A gRPC deadline is a wall-clock instant by protocol (grpc-js compares it with Date), so
@@ -50,4 +56,5 @@ export function grpcCheck(opts: GrpcProbeOptions): ProbeCheck {
       );
       signal.addEventListener('abort', onAbort, { once: true });
     });
+  };
 }
