@@ -14,3 +14,20 @@ export {
   type ProcessSetProcessStatus,
   type ProcessSetStatus,
 } from './crd.js';
+export { createSidecar, type SidecarOptions } from './sidecar.js';
+export { ProcessSetWatchLoop, type WatchLoopOptions } from './watch-loop.js';
+export { StatusWriter, buildStatus, type Condition, type StatusInput, type StatusWriterOptions } from './status.js';
+export { EventRecorder, type EventRecorderOptions } from './events.js';
+export {
+  PS,
+  clientNodeApi,
+  configMapApi,
+  configMapAsProcessSet,
+  loadKubeConfig,
+  statusOf,
+  type EventBody,
+  type InvolvedObject,
+  type ProcessSetApi,
+  type ProcessSetObject,
+  type WatchEvent,
+} from './api.js';
