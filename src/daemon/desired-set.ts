@@ -2,16 +2,7 @@ import type { ApplyResult } from '../api/index.js';
 import { ConfigError, type Dependency, type ProcessEntry, type ProcessSpecInput } from '../config/index.js';
 import type { ProcessManager } from '../core/index.js';
 import type { RuntimeStatus } from '../supervisor/index.js';
-import { ShutdownError, type Logger } from '../util/index.js';
-
-/** A canonical text of a spec: same spec, same key, whatever the key order. */
-export function specKey(spec: unknown): string {
-  return JSON.stringify(spec, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
+import { canonicalJson, ShutdownError, type Logger } from '../util/index.js';
 
 export interface DesiredSetDeps {
   readonly manager: ProcessManager<ProcessSpecInput>;
@@ -34,6 +25,8 @@ export interface DesiredSetDeps {
 export class DesiredSet {
   readonly #deps: DesiredSetDeps;
   #entries = new Map<string, ProcessEntry>();
+  /** id → canonical text of the desired spec, computed once per apply (reconcile runs on every state change). */
+  #keys = new Map<string, string>();
   /** id → spec key the engine was given. */
   readonly #declared = new Map<string, string>();
   #waiting = new Map<string, string[]>();
@@ -68,7 +61,7 @@ export class DesiredSet {
     for (const e of entries) {
       const old = this.#entries.get(e.id);
       if (!old) result.created.push(e.id);
-      else if (specKey(old) === specKey(e)) result.unchanged.push(e.id);
+      else if (canonicalJson(old) === canonicalJson(e)) result.unchanged.push(e.id);
       else result.updated.push(e.id);
     }
     for (const id of this.#entries.keys()) {
@@ -78,6 +71,7 @@ export class DesiredSet {
       this.#declared.delete(id);
     }
     this.#entries = next;
+    this.#keys = new Map(entries.map((e) => [e.id, canonicalJson(e.spec)]));
     this.reconcile();
     return result;
   }
@@ -87,13 +81,12 @@ export class DesiredSet {
     if (manager.state !== 'running') return;
     // A finished id whose spec changed (or that is no longer wanted) is removed, so it can be created again.
     for (const st of manager.list()) {
-      const entry = this.#entries.get(st.id);
-      if (st.phase === 'Finished' && (!entry || this.#declared.get(st.id) !== specKey(entry.spec))) this.#declared.delete(st.id);
+      if (st.phase === 'Finished' && this.#declared.get(st.id) !== this.#keys.get(st.id)) this.#declared.delete(st.id);
     }
     manager.syncKnownProcesses([...this.#declared.keys()]);
     const waiting = new Map<string, string[]>();
     for (const e of this.#entries.values()) {
-      const key = specKey(e.spec);
+      const key = this.#keys.get(e.id) ?? canonicalJson(e.spec);
       const st = manager.getStatus(e.id);
       if (st?.phase === 'Terminating' || st?.phase === 'Terminated') continue; // back once it has finished
       if (st === undefined) {

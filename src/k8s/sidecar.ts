@@ -62,9 +62,11 @@ export function createSidecar(opts: SidecarOptions): Daemon {
     let conditions: Condition[] = [];
     const writeStatus = (): void => {
       if (seen === undefined || seen === 'deleted') return; // nothing to write the status of
-      const built = buildStatus({ processes: daemon.processes(), observedGeneration: generation, specError, now: clock.now() }, conditions);
-      conditions = built.conditions;
-      status.update(built.status);
+      status.update(() => {
+        const built = buildStatus({ processes: daemon.processes(), observedGeneration: generation, specError, now: clock.now() }, conditions);
+        conditions = built.conditions;
+        return built.status;
+      });
     };
     const onChange = (set: ProcessSetObject | undefined): void => {
       // Our own status writes come back as MODIFIED events of the same generation: only a new spec

@@ -77,7 +77,7 @@ export interface StatusWriterOptions {
 
 /**
  * Writes the ProcessSet's status, coalesced: at most one write in flight, at least
- * `minIntervalMs` apart, only the newest status, and nothing when it did not change. A failed
+ * `minIntervalMs` apart, built fresh for each write, and nothing when it did not change. A failed
  * write (a conflict, the server away) is retried with the newest status.
  */
 export class StatusWriter {
@@ -85,7 +85,7 @@ export class StatusWriter {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #stop = new AbortController();
-  #next: Record<string, unknown> | undefined;
+  #next: (() => Record<string, unknown>) | undefined;
   #written = '';
   #lastWriteAt = -Infinity;
   #inFlight: Promise<void> | undefined;
@@ -99,9 +99,13 @@ export class StatusWriter {
     this.#log = options.logger ?? silentLogger;
   }
 
-  update(status: Record<string, unknown>): void {
+  /**
+   * Marks the status stale; `build` runs when the write goes out (at most once a `minIntervalMs`),
+   * not on every event that marks it: a crash loop emits many events a second.
+   */
+  update(build: () => Record<string, unknown>): void {
     if (this.#stop.signal.aborted) return;
-    this.#next = status;
+    this.#next = build;
     this.#schedule();
   }
 
@@ -135,9 +139,10 @@ export class StatusWriter {
   }
 
   async #write(): Promise<void> {
-    const status = this.#next;
-    if (status === undefined) return;
+    const build = this.#next;
+    if (build === undefined) return;
     this.#next = undefined;
+    const status = build();
     const text = JSON.stringify(status);
     if (text === this.#written) return;
     this.#lastWriteAt = this.#clock.now();
@@ -146,7 +151,7 @@ export class StatusWriter {
       await this.#o.api.patchStatus(status, this.#stop.signal);
       this.#written = text;
     } catch (err) {
-      this.#next ??= status; // retried with the newest status
+      this.#next ??= build; // retried with the newest status
       throw err;
     }
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { canonicalJson } from '../util/index.js';
 
 /**
  * The state dir: one JSON file per process so a new supervisor can find what the last one
@@ -27,12 +28,7 @@ export interface ProcessRecordFile {
 
 /** A stable hash of a parsed spec: keys sorted, so the same spec always hashes the same. */
 export function configHash(spec: unknown): string {
-  const canonical = JSON.stringify(spec, (_key, value: unknown) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : value,
-  );
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+  return createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 16);
 }
 
 /** Reads and writes the per-process files under one directory. */

@@ -4,3 +4,4 @@ export { FakeClock, flushMicrotasks } from './fake-clock.js';
 export * from './backoff.js';
 export * from './abort.js';
 export * from './logger.js';
+export * from './canonical.js';
