@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfigFile, parseListen, type ConfigError } from '../config/index.js';
+import { isConfigError, loadConfigFile, parseListen, type ConfigError } from '../config/index.js';
 import { Daemon } from '../daemon/index.js';
 import { isProcmgrError } from '../util/index.js';
 
@@ -17,8 +17,8 @@ export const EXIT = { ok: 0, failed: 1, invalidConfig: 2, forced: 3 } as const;
 
 /** Prints a ConfigError one problem per line; true when it was one. */
 export function reportConfigError(err: unknown): err is ConfigError {
-  if (!isProcmgrError(err) || err.code !== 'INVALID_CONFIG') return false;
-  const problems = (err as ConfigError).problems;
+  if (!isConfigError(err)) return false;
+  const { problems } = err;
   console.error(`invalid config: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
   for (const p of problems) console.error(`  ${p.path || '(root)'}: ${p.message}`);
   return true;

@@ -1,4 +1,4 @@
-import { ProcmgrError } from '../util/index.js';
+import { isProcmgrError, ProcmgrError } from '../util/index.js';
 import { z } from 'zod';
 
 /** One problem in a config: where (`processes[2].probes.liveness.http.port`) and what is wrong. */
@@ -16,6 +16,11 @@ export class ConfigError extends ProcmgrError<'INVALID_CONFIG'> {
     super('INVALID_CONFIG', `invalid ${what}: ${list}`, { details: { problems } });
     this.problems = problems;
   }
+}
+
+/** True for a `ConfigError`, also one from another copy of this package (checked by code, not instanceof). */
+export function isConfigError(err: unknown): err is ConfigError {
+  return isProcmgrError(err) && err.code === 'INVALID_CONFIG';
 }
 
 /** Renders a zod path the way users write it: `processes[2].probes.liveness.http.port`. */

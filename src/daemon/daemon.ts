@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino, type Logger as PinoLogger } from 'pino';
 import { createApiServer, createMetrics, formatAddress, type ApiServer, type ApplyResult, type Metrics, type ProcessInfo } from '../api/index.js';
-import { ConfigWatcher, loadConfigText, readConfigFile, type ConfigError, type DaemonConfig, type ProcessEntry } from '../config/index.js';
+import { ConfigWatcher, isConfigError, loadConfigText, readConfigFile, type DaemonConfig, type ProcessEntry } from '../config/index.js';
 import type { ShutdownResult } from '../core/index.js';
 import { createSupervisedManager, type SupervisorEvent } from '../supervisor/index.js';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
@@ -279,9 +279,8 @@ export class Daemon {
     let next: DaemonConfig;
     try {
       next = await loadConfigText(text, this.#file ?? '(no file)');
-    } catch (caught) {
-      if (!isProcmgrError(caught) || caught.code !== 'INVALID_CONFIG') throw caught;
-      const err = caught as ConfigError;
+    } catch (err) {
+      if (!isConfigError(err)) throw err;
       this.logger.error({ config: this.#file, problems: err.problems, reason }, 'config rejected; the running processes keep their last good config');
       return this.#rejected(err.message);
     }

@@ -1,6 +1,6 @@
 import type { Logger as PinoLogger } from 'pino';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
-import { parseConfigText, parseDaemonConfig, parseProcessList, type ConfigError } from '../config/index.js';
+import { isConfigError, parseConfigText, parseDaemonConfig, parseProcessList } from '../config/index.js';
 import { Daemon, type Component } from '../daemon/index.js';
 import { clientNodeApi, configMapApi, loadKubeConfig, PS, type InvolvedObject, type ProcessSetApi, type ProcessSetObject } from './api.js';
 import { EventRecorder } from './events.js';
@@ -93,8 +93,8 @@ export function createSidecar(opts: SidecarOptions): Daemon {
         specError = undefined;
         applySafely(entries, `generation ${generation ?? '?'}`);
       } catch (err) {
-        if (!isProcmgrError(err) || err.code !== 'INVALID_CONFIG') throw err;
-        const problems = (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+        if (!isConfigError(err)) throw err;
+        const problems = err.problems.map((p) => `${p.path}: ${p.message}`);
         specError = problems.join('; ');
         log.error({ generation, problems }, 'ProcessSet spec rejected; the last good set keeps running');
         events.record('Warning', 'SpecInvalid', `Generation ${generation ?? '?'} rejected: ${specError}`);
