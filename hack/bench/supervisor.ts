@@ -9,13 +9,22 @@ import { median, progress, type Row } from './lib.js';
 /**
  * Supervisor suite: procmgr against the physical limit measured in the same run, a bare
  * `child_process.spawn`/kill loop with no manager. Every figure is the median of TRIALS runs
- * after one unmeasured warm-up; each run uses a fresh manager and leaves no process behind.
+ * after WARMUPS unmeasured ones (the stop path runs once per trial, so V8 needs a few to compile
+ * it); each run uses a fresh manager and leaves no process behind.
  */
 
 const N = 200;
-const TRIALS = 3;
+const TRIALS = 9;
+const WARMUPS = 3;
 const CRASHES = 200;
 const LIMIT_MS = 60_000;
+// Stops start from a quiet machine on both sides: 200 fresh execs are still settling when the
+// last one reports, and that tail is start cost, not stop cost.
+const SETTLE_MS = 200;
+
+function quiesce(): Promise<void> {
+  return sleep(realClock, SETTLE_MS);
+}
 // Spawned exactly as the supervisor does: own process group, stdin ignored, output piped.
 const SPAWN_OPTS: SpawnOptions = { detached: true, stdio: ['ignore', 'pipe', 'pipe'] };
 const SLEEP = { command: 'sleep', args: ['1000'] };
@@ -73,6 +82,7 @@ async function bareStartStop(n: number): Promise<{ startMs: number; stopMs: numb
     children.push(child);
   }
   const startMs = (await spawned.wait(`${n} bare spawns`)) - t0;
+  await quiesce();
   const t1 = performance.now();
   for (const child of children) process.kill(-(child.pid ?? 0), 'SIGTERM');
   const stopMs = (await exited.wait(`${n} bare exits`)) - t1;
@@ -115,6 +125,7 @@ async function procmgrStartStop(n: number, stateDir?: string): Promise<{ startMs
     const t0 = performance.now();
     for (const id of ids) manager.updateProcess({ id, type: 'create', config: { ...SLEEP, stopGracePeriod: '10s' } });
     const startMs = (await running.wait(`${n} Running`)) - t0;
+    await quiesce();
     const t1 = performance.now();
     await Promise.all(ids.map((id) => manager.terminate(id)));
     const stopMs = performance.now() - t1;
@@ -231,8 +242,10 @@ async function restartTrial(): Promise<{ bareP50: number; p50: number; p99: numb
 
 export async function run(): Promise<Row[]> {
   await expectNoChildren('nothing (before the suite)');
-  progress('warm-up');
-  await trial();
+  for (let i = 0; i < WARMUPS; i++) {
+    progress(`warm-up (${i + 1}/${WARMUPS})`);
+    await trial();
+  }
   await restartTrial();
 
   const trials: Trial[] = [];

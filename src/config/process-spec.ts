@@ -100,6 +100,12 @@ export const processSpecSchema = z
     umask: z.string().regex(/^0?[0-7]{3}$/, 'expected an octal mask like "022"').optional().describe("File mode creation mask as an octal string, e.g. \"022\"."),
     stopSignal: signalName.prefault('SIGTERM').describe('Signal sent to the process group to stop it.'),
     stopGracePeriod: durationMs.prefault('10s').describe('Time between the stop signal and SIGKILL to the process group.'),
+    killMode: z
+      .enum(['group', 'tree'])
+      .default('group')
+      .describe(
+        '`group`: a stop signals the process group procmgr created, so every descendant that stayed in it. `tree`: also descendants that left the group (setsid, setpgid), found by reading the process tree from /proc just before the signal (about 20 µs per process per stop). A daemon that double-forks has left the tree before any stop and is found by neither.',
+      ),
     restart: restartSchema.prefault({}).describe('Restart policy, delays and circuit breaker.'),
     probes: z
       .strictObject({ startup: probeSchema.optional(), liveness: probeSchema.optional(), readiness: probeSchema.optional() })

@@ -120,6 +120,11 @@ export class Engine<C> {
     this.records.delete(rec.id);
     this.runnable.delete(rec);
     this.resyncs.delete(rec.id);
+    try {
+      this.settings.syncer.forget?.(rec.id);
+    } catch (err) {
+      this.log.warn({ process: rec.id, err }, 'syncer.forget threw; ignored');
+    }
     this.events.emit({ type: 'removed', id: rec.id });
   }
 

@@ -78,6 +78,11 @@ export interface ProcessSyncer<C> {
   syncTerminating(ctx: TerminatingContext<C>): Promise<void>;
   /** Release what is left (files, handles). Retried until it succeeds. */
   syncTerminated(ctx: SyncContext<C>): Promise<void>;
+  /**
+   * Optional: the id was removed (Finished and dropped, so it may be created again); drop what
+   * is still kept for it, such as its final status. Synchronous; a throw is logged and ignored.
+   */
+  forget?(id: string): void;
 }
 
 /** A read-only snapshot of one process. */

@@ -12,7 +12,7 @@ export interface SupervisedManagerOptions {
  * The engine driving real processes, wired both ways: the supervisor is the engine's syncer, and
  * OS events (exits, failed probes) requeue the id in the engine. The spec's `stopGracePeriod` is
  * the engine's grace period. Clock and logger are shared unless given separately. An id the
- * engine removes is forgotten by the supervisor.
+ * engine removes is forgotten by the supervisor (`forget`).
  */
 export function createSupervisedManager(options: SupervisedManagerOptions = {}): {
   manager: ProcessManager<ProcessSpecInput>;
@@ -23,15 +23,11 @@ export function createSupervisedManager(options: SupervisedManagerOptions = {}):
     ...(options.manager?.logger ? { logger: options.manager.logger } : {}),
   };
   const supervisor = new Supervisor({ ...shared, ...options.supervisor });
-  const onEvent = options.manager?.onEvent;
+  // A removed id's runtime (log buffer, history) goes with it through the syncer's `forget`, or
+  // a long-lived daemon whose set changes would keep every one.
   const manager = new ProcessManager<ProcessSpecInput>({
     gracePeriodFor: (c) => supervisor.gracePeriodFor(c),
     ...options.manager,
-    // A removed id's runtime (log buffer, history) goes with it, or a long-lived daemon whose set changes keeps every one.
-    onEvent: (e) => {
-      if (e.type === 'removed') supervisor.forget(e.id);
-      onEvent?.(e);
-    },
     syncer: supervisor,
   });
   supervisor.setRequeue((id) => {

@@ -37,6 +37,7 @@ export async function reconcileStateDir(
           try {
             await stopProcess(h, {
               signal: rec.stopSignal ?? 'SIGTERM',
+              tree: rec.killMode === 'tree',
               graceMs: rec.stopGracePeriodMs ?? DEFAULT_GRACE_MS,
               clock: deps.clock,
               ...(signal ? { abort: signal } : {}),

@@ -36,36 +36,36 @@ export function signalProcess(h: ProcessHandle, signal: NodeJS.Signals): boolean
   return isLiveStat(leader, h.startTimeTicks) && send(h.pid, signal);
 }
 
-interface FirstSignal {
+interface QueuedSignal {
   readonly h: ProcessHandle;
   readonly signal: NodeJS.Signals;
-  readonly resolve: (escaped: ProcStat[]) => void;
+  readonly escaped: readonly ProcStat[];
 }
 
-let pending: FirstSignal[] = [];
+let queued: QueuedSignal[] = [];
 
 /**
- * Sends the first signal of a stop and returns the descendants that left the group (setsid).
- * Stops requested in one turn of the event loop are batched: every tree is read before any of
- * them is signalled (later, a dying parent would orphan its escaped child and hide it), and the
- * group signals go out in one tight loop, as a bare kill loop's would.
+ * Sends the first signal of a stop and returns the descendants that had left the group (setsid,
+ * setpgid), which only `tree` looks for: the tree is read before the signal, because once the
+ * leader dies an escaped child is re-parented to init and can no longer be told apart.
+ *
+ * The signal itself goes out from a microtask: stops started in one turn (a shutdown, a deleted
+ * set) are prepared first and then signalled in one tight loop, as a bare kill loop would. Sent
+ * one by one, each dying process would take the CPU from the preparation of the next stop.
  */
-function firstSignal(h: ProcessHandle, signal: NodeJS.Signals): Promise<ProcStat[]> {
-  return new Promise((resolve) => {
-    if (pending.push({ h, signal, resolve }) === 1) setImmediate(flushFirstSignals);
-  });
+function signalTree(h: ProcessHandle, signal: NodeJS.Signals, tree: boolean): ProcStat[] {
+  const escaped = tree && h.pgid !== undefined ? liveDescendants(h.pid).filter((s) => s.pgrp !== h.pgid) : [];
+  if (queued.push({ h, signal, escaped }) === 1) queueMicrotask(flushSignals);
+  return escaped;
 }
 
-function flushFirstSignals(): void {
-  const batch = pending;
-  pending = [];
-  const escapees = batch.map(({ h }) => (h.pgid === undefined ? [] : liveDescendants(h.pid).filter((s) => s.pgrp !== h.pgid)));
-  for (const p of batch) signalProcess(p.h, p.signal);
-  batch.forEach((p, i) => {
-    const escaped = escapees[i] ?? [];
-    for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, p.signal);
-    p.resolve(escaped);
-  });
+function flushSignals(): void {
+  const batch = queued;
+  queued = [];
+  for (const { h, signal, escaped } of batch) {
+    signalProcess(h, signal);
+    for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, signal);
+  }
 }
 
 /** Live processes that belong to the handle: group members, plus descendants that left the group (setsid). */
@@ -88,21 +88,43 @@ function groupGone(h: ProcessHandle): boolean {
   return membersOf(h, listStats()).length === 0; // zombies still count for kill(…, 0)
 }
 
-/** Resolves when the leader has exited and its group is empty, or rejects with the signal's reason. */
-async function waitGone(h: ProcessHandle, clock: Clock, signal: AbortSignal): Promise<void> {
+/** True once none of the escaped descendants lives. */
+function escapedGone(escaped: readonly ProcStat[]): boolean {
+  return escaped.every((s) => !isLiveStat(readStat(s.pid), s.startTimeTicks));
+}
+
+/**
+ * Resolves true when the leader has exited and nothing of its group or its escaped descendants
+ * is left, false when `ms` ran out first; rejects with the reason when `abort` fires. One timer
+ * and one listener per wait: a stop of hundreds of processes pays this per process.
+ */
+async function waitGone(h: ProcessHandle, escaped: readonly ProcStat[], clock: Clock, ms: number, abort?: AbortSignal): Promise<boolean> {
+  abort?.throwIfAborted();
+  const until = clock.now() + ms;
   if (h.exit === undefined) {
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason as Error);
-      signal.addEventListener('abort', onAbort, { once: true });
-      void h.exited.then(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      if (signal.aborted) onAbort();
+    const exited = await new Promise<boolean>((resolve, reject) => {
+      const done = (ok: boolean): void => {
+        timer.cancel();
+        abort?.removeEventListener('abort', onAbort);
+        resolve(ok);
+      };
+      const onAbort = (): void => {
+        timer.cancel();
+        reject(abort?.reason as Error);
+      };
+      const timer = clock.setTimer(() => done(false), ms);
+      abort?.addEventListener('abort', onAbort, { once: true });
+      void h.exited.then(() => done(true));
     });
+    if (!exited) return false;
   }
-  // Grandchildren may outlive the leader by a little; they get the rest of the grace period.
-  while (!groupGone(h)) await sleep(clock, 20, signal);
+  // Grandchildren may outlive the leader by a little; they get the rest of the time.
+  while (!groupGone(h) || !escapedGone(escaped)) {
+    const left = until - clock.now();
+    if (left <= 0) return false;
+    await sleep(clock, Math.min(20, left), abort);
+  }
+  return true;
 }
 
 /**
@@ -128,12 +150,14 @@ export interface StopOptions {
   readonly abort?: AbortSignal;
   /** How long to wait after SIGKILL before giving up with `StopError`. Default 5 000 ms. */
   readonly killWaitMs?: number;
+  /** Also signal descendants that left the group (the spec's `killMode: tree`). Default false. */
+  readonly tree?: boolean;
   /** Pass the same object to every call for one run (see `StopProgress`). Default: a fresh one. */
   readonly progress?: StopProgress;
 }
 
 /**
- * Stop signal to the group (and to descendants that left it) → wait up to the grace period →
+ * Stop signal to the group (with `tree`, to descendants that left it too) → wait up to the grace period →
  * SIGKILL to all of them → wait until none is left. Resolves with true when SIGKILL was needed.
  * Aborting `abort` during the grace period rejects with its reason and leaves the process to a
  * later call, which resumes the same stop when given the same `progress`.
@@ -141,60 +165,33 @@ export interface StopOptions {
 export async function stopProcess(h: ProcessHandle, opts: StopOptions): Promise<boolean> {
   const progress = opts.progress ?? { signalledAt: undefined, escaped: [] };
   if (progress.signalledAt === undefined || opts.kill) {
-    progress.escaped = await firstSignal(h, opts.kill ? 'SIGKILL' : opts.signal);
+    progress.escaped = signalTree(h, opts.kill ? 'SIGKILL' : opts.signal, opts.tree ?? false);
     progress.signalledAt ??= opts.clock.now();
   }
   const { escaped } = progress;
-  const signalAll = (sig: NodeJS.Signals): void => {
-    signalProcess(h, sig);
-    for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, sig);
-  };
-  const escapedGone = (): boolean => escaped.every((s) => !isLiveStat(readStat(s.pid), s.startTimeTicks));
   if (!opts.kill) {
     const graceLeft = Math.max(0, progress.signalledAt + opts.graceMs - opts.clock.now());
-    const grace = deadline(opts.clock, graceLeft, opts.abort);
     try {
-      await waitGone(h, opts.clock, grace.signal);
-      while (!escapedGone()) await sleep(opts.clock, 20, grace.signal);
-      return false;
+      if (await waitGone(h, escaped, opts.clock, graceLeft, opts.abort)) return false;
     } catch (err) {
       // Aborted: the caller gives up waiting (a shorter grace comes with the next call); no SIGKILL yet.
       if (opts.abort?.aborted) throw err;
-    } finally {
-      grace.cancel();
     }
+    signalProcess(h, 'SIGKILL');
+    for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, 'SIGKILL');
   }
-  signalAll('SIGKILL');
   const killWaitMs = opts.killWaitMs ?? 5_000;
-  const killWait = deadline(opts.clock, killWaitMs);
+  let gone = false;
   try {
-    await waitGone(h, opts.clock, killWait.signal);
-    while (!escapedGone()) await sleep(opts.clock, 20, killWait.signal);
+    gone = await waitGone(h, escaped, opts.clock, killWaitMs);
   } catch {
-    throw new StopError(`process ${h.pid} and its group were still there ${killWaitMs}ms after SIGKILL`, { pid: h.pid });
-  } finally {
-    killWait.cancel();
+    // only an abort rejects, and this wait has none
   }
+  if (!gone) throw new StopError(`process ${h.pid} and its group were still there ${killWaitMs}ms after SIGKILL`, { pid: h.pid });
   return true;
 }
 
 /** Kills what is left of a group whose leader exited by itself (a crashed service must not leave workers behind). */
 export function killLeftovers(h: ProcessHandle): void {
   if (h.pgid !== undefined && send(-h.pgid, 0)) signalProcess(h, 'SIGKILL');
-}
-
-/** A signal that aborts after `ms` on the injected clock, or with `parent`; `cancel` releases the timer and listener. */
-export function deadline(clock: Clock, ms: number, parent?: AbortSignal): { signal: AbortSignal; cancel: () => void } {
-  const ac = new AbortController();
-  const onParent = (): void => ac.abort(parent?.reason);
-  const timer = clock.setTimer(() => ac.abort(new Error(`timed out after ${ms}ms`)), ms);
-  if (parent?.aborted) onParent();
-  else parent?.addEventListener('abort', onParent, { once: true });
-  return {
-    signal: ac.signal,
-    cancel: () => {
-      timer.cancel();
-      parent?.removeEventListener('abort', onParent);
-    },
-  };
 }

@@ -24,6 +24,7 @@ export interface ProcessRecordFile {
   readonly kind?: 'managed' | 'unmanaged' | undefined;
   readonly stopSignal?: NodeJS.Signals | undefined;
   readonly stopGracePeriodMs?: number | undefined;
+  readonly killMode?: 'group' | 'tree' | undefined;
 }
 
 /** A stable hash of a parsed spec: keys sorted, so the same spec always hashes the same. */

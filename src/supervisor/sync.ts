@@ -137,7 +137,7 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
     try {
       // Not recovered until it is gone: a failed or aborted stop is retried by the next sync.
       rt.recovered = false;
-      await stopProcess(old, { signal: spec.stopSignal, graceMs: spec.stopGracePeriod, clock: rt.deps.clock, abort: signal });
+      await stopProcess(old, { signal: spec.stopSignal, tree: spec.killMode === 'tree', graceMs: spec.stopGracePeriod, clock: rt.deps.clock, abort: signal });
       rt.recovered = true;
     } finally {
       old.dispose();
@@ -160,7 +160,7 @@ export async function terminate(rt: ProcessRuntime, graceMs: number, signal: Abo
   rt.handle = undefined;
   // An explicit stop is remembered (unless-stopped across restarts); anything else is forgotten.
   if (rt.disabled) await rt.persist();
-  else await rt.deps.store?.remove(rt.id);
+  else if (rt.deps.store) await rt.deps.store.remove(rt.id);
 }
 
 

@@ -115,7 +115,7 @@ describe('procmgr run (the real daemon as a child process)', () => {
   });
 
   it('SIGTERM stops every process within its grace and exits 0, leaving nothing behind', async () => {
-    const d = await start(writeConfig(dir(), TWO_SLEEPERS + `  - id: forker\n    command: sh\n    args: ["${fixture('forker.sh')}"]\n`));
+    const d = await start(writeConfig(dir(), TWO_SLEEPERS + `  - id: forker\n    command: sh\n    args: ["${fixture('forker.sh')}"]\n    killMode: tree\n`));
     const pids = await runningPids(d, ['a', 'b', 'forker']);
     expect(await d.stop()).toBe(0);
     for (const pid of pids.values()) expect(isAlive(pid)).toBe(false);

@@ -36,9 +36,9 @@ describe('spawn and stop', () => {
     expect(h.of('exited', 'stubborn')[0]?.signal).toBe('SIGKILL');
   });
 
-  it('leaves no grandchild behind, also one that left the group with setsid', async () => {
+  it('leaves no grandchild behind; with killMode tree, also not one that left the group with setsid', async () => {
     h = supervised();
-    h.create('forker', { command: fixture('forker.sh'), stopGracePeriod: '2s' });
+    h.create('forker', { command: fixture('forker.sh'), stopGracePeriod: '2s', killMode: 'tree' });
     const pid = await h.running('forker');
     const kids = await waitFor('4 descendants', () => {
       const d = descendantsOf(pid);
@@ -48,6 +48,26 @@ describe('spawn and stop', () => {
     await h.manager.terminate('forker');
     for (const k of kids) expect(readStat(k.pid)?.state ?? 'gone', `pid ${k.pid} ${k.comm}`).toMatch(/gone|Z/);
     expect(markedPids()).toEqual([]);
+  });
+
+  it('by default (killMode group) stops the whole group and leaves a setsid descendant alone', async () => {
+    h = supervised();
+    h.create('forker', { command: fixture('forker.sh'), stopGracePeriod: '2s' });
+    const pid = await h.running('forker');
+    const kids = await waitFor('4 descendants', () => {
+      const d = descendantsOf(pid);
+      return d.length >= 4 ? d : undefined;
+    });
+    const escaped = kids.filter((k) => k.pgrp !== pid);
+    expect(escaped).toHaveLength(1);
+    try {
+      await h.manager.terminate('forker');
+      for (const k of kids.filter((k) => k.pgrp === pid)) expect(readStat(k.pid)?.state ?? 'gone', `pid ${k.pid} ${k.comm}`).toMatch(/gone|Z/);
+      expect(readStat(escaped[0]?.pid ?? 0)?.state ?? 'gone').not.toMatch(/gone|Z/);
+    } finally {
+      for (const k of escaped) process.kill(k.pid, 'SIGKILL');
+    }
+    await waitFor('the escaped one reaped by init', () => markedPids().length === 0);
   });
 
   it('records exit code and signal and requeues at once on exit', async () => {
