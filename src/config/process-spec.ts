@@ -42,6 +42,11 @@ export const probeSchema = z
     grpc: grpcProbe.optional().describe('grpc.health.v1 Check; SERVING passes.'),
     initialDelay: durationMs.prefault('0s').describe('Wait this long after the process starts before the first check.'),
     interval: durationMs.prefault('10s').describe('Time between checks.'),
+    startInterval: durationMs
+      .optional()
+      .describe(
+        'Time between checks until the first one succeeds (the process is still coming up), like Docker\'s `start_interval`; then `interval`. Default: `interval`. Failures count as usual: on a liveness or startup probe, `failureThreshold` × `startInterval` is then all the time the process has to answer.',
+      ),
     timeout: durationMs.prefault('1s').describe('One check fails when it takes longer.'),
     failureThreshold: z.number().int().min(1).default(3).describe('Consecutive failures that flip the probe to failing.'),
     successThreshold: z.number().int().min(1).default(1).describe('Consecutive successes that flip it back to passing.'),

@@ -82,8 +82,9 @@ export class LogCapture {
       const onData = (chunk: Buffer | string): void => {
         for (const line of splitter.push(chunk)) this.emit(name, line);
       };
-      // 'close' follows 'end' and 'error' (autoDestroy), so it alone marks the end. The listeners
-      // are not removed: a closed stream emits nothing more, and is dropped with them.
+      // 'end' comes first (the partial last line is flushed before the exit is handled); 'close'
+      // covers a stream destroyed without one. The listeners are not removed: a finished stream
+      // emits nothing more, and is dropped with them.
       const finish = (): void => {
         if (done) return;
         done = true;
@@ -95,7 +96,7 @@ export class LogCapture {
         this.opts.logger.warn({ process: this.opts.id, stream: name, err: describe(err) }, 'output stream failed');
         finish();
       };
-      stream.on('data', onData).once('close', finish).once('error', onError);
+      stream.on('data', onData).once('end', finish).once('close', finish).once('error', onError);
     });
   }
 

@@ -34,6 +34,8 @@ interface Slot {
   readonly check: ProbeCheck;
   verdict: ProbeVerdict;
   status: ProbeStatus;
+  /** A check has succeeded in this run: `interval` from now on, not `startInterval`. */
+  succeeded: boolean;
 }
 
 const ORDER: readonly ProbeName[] = ['startup', 'liveness', 'readiness'];
@@ -45,7 +47,7 @@ const ORDER: readonly ProbeName[] = ['startup', 'liveness', 'readiness'];
  * startup or liveness event.
  *
  * Each probe waits `initialDelay` from `start()`, then checks, then waits `interval` after each
- * check finishes (one check in flight per probe). Liveness and readiness do not check before the
+ * check finishes (one check in flight per probe; `startInterval` until a check first succeeds). Liveness and readiness do not check before the
  * startup probe has passed; their first check is then due at once if their delay is over. Once
  * passed, the startup probe stops for good.
  */
@@ -74,7 +76,7 @@ export class ProbeSet {
     for (const name of ORDER) {
       const spec = opts.probes[name];
       if (spec === undefined) continue;
-      this.slots.set(name, { name, spec, check: checkFor(spec, opts.target), verdict: INITIAL_VERDICT[name], status: INITIAL_STATUS });
+      this.slots.set(name, { name, spec, check: checkFor(spec, opts.target), verdict: INITIAL_VERDICT[name], status: INITIAL_STATUS, succeeded: false });
     }
   }
 
@@ -139,7 +141,8 @@ export class ProbeSet {
         this.reportCheck({ probe: slot.name, ok: result.ok, durationMs: this.clock.now() - began });
         this.record(slot, result.ok, result.message);
         if (slot.name === 'startup' && slot.verdict === 'passed') return;
-        await sleep(this.clock, spec.interval, signal);
+        slot.succeeded ||= result.ok;
+        await sleep(this.clock, slot.succeeded ? spec.interval : Math.min(spec.interval, spec.startInterval ?? spec.interval), signal);
       }
     } catch (err) {
       // sleep rejects with the stop reason; that is the normal way out.

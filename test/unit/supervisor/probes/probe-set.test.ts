@@ -15,6 +15,22 @@ describe('ProbeSet timing', () => {
     await f.set.stop();
   });
 
+  it('checks every startInterval until a check first succeeds, then every interval', async () => {
+    const f = fixture({ readiness: probe('readiness', { interval: 1_000, startInterval: 100 }) });
+    f.behaviour.readiness = fail;
+    const t0 = f.clock.now();
+    f.set.start();
+    await f.clock.settle();
+    await f.clock.tick(200);
+    f.behaviour.readiness = pass;
+    await f.clock.tick(100);
+    expect(f.set.status.ready).toBe(true);
+    f.behaviour.readiness = fail; // a later failure does not bring the short interval back
+    await f.clock.tick(2_000);
+    expect(f.callsOf('readiness').map((c) => c.at - t0)).toEqual([0, 100, 200, 300, 1_300, 2_300]);
+    await f.set.stop();
+  });
+
   it('without probes it is started, live and ready at once and sets no timer', async () => {
     const f = fixture({});
     f.set.start();

@@ -1,4 +1,6 @@
-// A background worker for examples/procmgr.yaml (run by plain `node`, which strips the types): a line every 2 s, a clean exit on SIGTERM.
+// A background worker for examples/procmgr.yaml: a line every 2 s, a clean exit on SIGTERM.
+import { clearInterval, setInterval } from 'node:timers';
+
 let tick = 0;
 const timer = setInterval(() => {
   tick++;
