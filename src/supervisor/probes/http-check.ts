@@ -1,6 +1,6 @@
-import http from 'node:http';
 import https from 'node:https';
 import { describe } from '../../util/index.js';
+import { plainHttpCheck } from './plain-http-check.js';
 import type { ProbeCheck, ProbeResult } from './types.js';
 
 /** The `http` part of a parsed probe spec. */
@@ -13,22 +13,27 @@ export interface HttpProbeOptions {
 }
 
 // Like the kubelet, read a little of the body and drop the rest: a health endpoint that streams
-// must not keep the check open.
+// must not keep the check open. (The plain-http path does not read the body at all; see there.)
 const MAX_BODY_BYTES = 10 * 1024;
 
 /**
  * An HTTP GET check, built by `createCheck`. 200 ≤ status < 400 passes (the kubelet's rule);
- * redirects are not followed. No agent, so the socket closes with the response. HTTPS does not
- * verify the certificate, as the kubelet does not: the probe asks "is it up", not "is it genuine".
+ * redirects are not followed; every check opens a connection of its own and closes it. Plain
+ * `http` goes over a bare socket (plain-http-check.ts: node:http cost most of an idle daemon's
+ * CPU). HTTPS stays on node:https, where TLS dwarfs the HTTP parsing, and does not verify the
+ * certificate, as the kubelet does not: the probe asks "is it up", not "is it genuine".
  */
 export function httpCheck(opts: HttpProbeOptions): ProbeCheck {
   const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `${opts.scheme}://${hostInUrl}:${opts.port}${opts.path}`;
+  return opts.scheme === 'http' ? plainHttpCheck(opts, url) : httpsCheck(opts, url);
+}
+
+function httpsCheck(opts: HttpProbeOptions, url: string): ProbeCheck {
   return (signal) =>
     new Promise<ProbeResult>((resolve, reject) => {
       signal.throwIfAborted();
-      const request = opts.scheme === 'https' ? https.request : http.request;
-      const req = request({
+      const req = https.request({
         method: 'GET',
         host: opts.host,
         port: opts.port,

@@ -1,4 +1,6 @@
 import http from 'node:http';
+import net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCheck } from '../../../src/supervisor/probes/index.js';
 import { runCheck } from '../../../src/supervisor/probes/run-check.js';
@@ -88,3 +90,166 @@ describe('http check against a real server', () => {
     await expect.poll(() => open, { timeout: 5_000 }).toBe(0);
   });
 });
+
+// Raw TCP servers that speak (or fail to speak) HTTP byte by byte, for what node:http would not send.
+const rawServers: net.Server[] = [];
+const rawSockets = new Set<net.Socket>();
+
+afterEach(async () => {
+  for (const socket of rawSockets) socket.destroy();
+  rawSockets.clear();
+  await Promise.all(rawServers.splice(0).map(close));
+});
+
+/** A server that runs `answer` once the request has arrived, with the request's text. */
+async function serveRaw(answer: (socket: net.Socket, request: string) => void, host = '127.0.0.1'): Promise<number> {
+  const server = net.createServer((socket) => {
+    rawSockets.add(socket);
+    socket.on('close', () => rawSockets.delete(socket));
+    socket.on('error', () => undefined);
+    let request = '';
+    socket.on('data', (chunk: Buffer) => {
+      const before = request;
+      request += chunk.toString('latin1');
+      if (!before.includes('\r\n\r\n') && request.includes('\r\n\r\n')) answer(socket, request);
+    });
+  });
+  rawServers.push(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+function check(port: number, headers: Record<string, string> = {}, host = '127.0.0.1') {
+  return createCheck(spec({ http: { host, port, path: '/healthz', scheme: 'http', headers } }), ownTarget())(new AbortController().signal);
+}
+
+const url = (port: number, host = '127.0.0.1'): string => `http://${host}:${port}/healthz`;
+
+describe('http check on the wire', () => {
+  it('sends one GET with Host, User-Agent, the configured headers and Connection: close', async () => {
+    let seen = '';
+    const port = await serveRaw((socket, request) => {
+      seen = request;
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    });
+    expect(await check(port, { 'X-Probe': 'yes', connection: 'keep-alive' })).toEqual({ ok: true, message: `HTTP 200 from ${url(port)}` });
+    expect(seen).toBe(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: procmgr-probe\r\nX-Probe: yes\r\nConnection: close\r\n\r\n`);
+  });
+
+  it('a configured Host or User-Agent replaces the default, whatever its case', async () => {
+    let seen = '';
+    const port = await serveRaw((socket, request) => {
+      seen = request;
+      socket.end('HTTP/1.1 204 No Content\r\n\r\n');
+    });
+    expect(await check(port, { host: 'app.example', 'USER-AGENT': 'kube-probe/1.33' })).toMatchObject({ ok: true });
+    expect(seen).toBe('GET /healthz HTTP/1.1\r\nhost: app.example\r\nUSER-AGENT: kube-probe/1.33\r\nConnection: close\r\n\r\n');
+  });
+
+  it('reads a status line and headers that arrive in pieces', async () => {
+    const port = await serveRaw((socket) => {
+      const parts = ['HTTP/1.', '1 50', '3 Service Unavailable\r', '\nContent-Length: 2\r\n', '\r\nno'];
+      const next = (): void => {
+        const part = parts.shift();
+        if (part === undefined) socket.end();
+        else socket.write(part, () => setTimeout(next, 20));
+      };
+      next();
+    });
+    expect(await check(port)).toEqual({ ok: false, message: `HTTP 503 from ${url(port)}` });
+  });
+
+  it('skips 1xx answers to the final status, and takes a status line without a reason', async () => {
+    const port = await serveRaw((socket) => socket.end('HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200\r\n\r\n'));
+    expect(await check(port)).toEqual({ ok: true, message: `HTTP 200 from ${url(port)}` });
+  });
+
+  it('passes on the status without waiting for a body that never comes', async () => {
+    const port = await serveRaw((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial'));
+    expect(await check(port)).toEqual({ ok: true, message: `HTTP 200 from ${url(port)}` });
+  });
+
+  it('fails on an answer that is not HTTP, as soon as it starts', async () => {
+    const port = await serveRaw((socket) => socket.write('SSH-2.0-OpenSSH_9.6'));
+    expect(await check(port)).toEqual({ ok: false, message: `not an HTTP response: "SSH-2.0-OpenSSH_9.6" (${url(port)})` });
+  });
+
+  it('fails on a malformed status line', async () => {
+    const port = await serveRaw((socket) => socket.end('HTTP/1.1 OK\r\n\r\n'));
+    expect(await check(port)).toEqual({ ok: false, message: `malformed HTTP status line: "HTTP/1.1 OK" (${url(port)})` });
+  });
+
+  it('fails when the server closes without answering', async () => {
+    const port = await serveRaw((socket) => socket.end());
+    expect(await check(port)).toEqual({ ok: false, message: `connection closed before any response (${url(port)})` });
+  });
+
+  it('fails when the server closes inside the headers', async () => {
+    const port = await serveRaw((socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n'));
+    expect(await check(port)).toEqual({ ok: false, message: `connection closed inside the response headers: "HTTP/1.1 200 OK" (${url(port)})` });
+  });
+
+  it('fails when the server drops the connection on accept', async () => {
+    const server = net.createServer((socket) => socket.destroy());
+    rawServers.push(server);
+    const port = await listen(server);
+    const result = await check(port);
+    expect(result.ok).toBe(false);
+    expect(result.message).toMatch(new RegExp(`^(connection closed before any response|read ECONNRESET|write EPIPE) \\(${url(port).replaceAll('.', '\\.')}\\)$`));
+  });
+
+  it('fails on headers that never end', async () => {
+    const port = await serveRaw((socket) => socket.write(`HTTP/1.1 200 OK\r\nX-Pad: ${'a'.repeat(20_000)}`));
+    expect(await check(port)).toEqual({ ok: false, message: `HTTP response headers larger than 16384 bytes (${url(port)})` });
+  });
+
+  it.each([
+    [{ 'x-bad': 'a\r\nInjected: yes' }, 'invalid value of header x-bad: "a\\r\\nInjected: yes"'],
+    [{ 'x bad': 'a' }, 'invalid header name "x bad"'],
+    [{ 'x-bad\n': 'a' }, 'invalid header name "x-bad\\n"'],
+  ])('refuses headers that would break the request (%o) without connecting', async (headers, message) => {
+    let connections = 0;
+    const port = await serveRaw(() => undefined);
+    rawServers[0]?.on('connection', () => connections++);
+    expect(await check(port, headers)).toEqual({ ok: false, message: `${message} (${url(port)})` });
+    expect(connections).toBe(0);
+  });
+
+  it('an abort rejects with its reason and closes the connection', async () => {
+    let open = 0;
+    const port = await serveRaw(() => undefined);
+    rawServers[0]?.on('connection', (socket) => {
+      open++;
+      socket.on('close', () => open--);
+    });
+    const controller = new AbortController();
+    const running = createCheck(httpSpec(port), ownTarget())(controller.signal);
+    await expect.poll(() => open).toBe(1);
+    controller.abort(new Error('stopping'));
+    await expect(running).rejects.toThrow('stopping');
+    await expect.poll(() => open, { timeout: 5_000 }).toBe(0);
+  });
+
+  it('an already aborted signal rejects at once', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('stopped'));
+    await expect(createCheck(httpSpec(await closedPort()), ownTarget())(controller.signal)).rejects.toThrow('stopped');
+  });
+
+  it.skipIf(!hasIpv6Loopback())('works over IPv6, bracketing the host in the URL and the Host header', async () => {
+    let seen = '';
+    const port = await serveRaw((socket, request) => {
+      seen = request;
+      socket.end('HTTP/1.1 200 OK\r\n\r\n');
+    }, '::1');
+    expect(await check(port, {}, '::1')).toEqual({ ok: true, message: `HTTP 200 from ${url(port, '[::1]')}` });
+    expect(seen).toContain(`\r\nHost: [::1]:${port}\r\n`);
+  });
+});
+
+function hasIpv6Loopback(): boolean {
+  return Object.values(networkInterfaces()).some((addrs) => addrs?.some((a) => a.address === '::1'));
+}
