@@ -21,8 +21,11 @@ export interface ApiServerOptions {
   readonly token?: string | undefined;
   /** Largest accepted request body. Default 1 MiB. */
   readonly bodyLimitBytes?: number;
-  /** Served on `/metrics` (from `createMetrics`). Default: none, and `/metrics` is 404. */
-  readonly metrics?: { readonly registry: Registry } | undefined;
+  /**
+   * Served on `/metrics` (from `createMetrics`). Read on every scrape, so `registry` may appear
+   * later (the daemon loads its metrics after the first spawn). Default: none, and `/metrics` is 404.
+   */
+  readonly metrics?: { readonly registry: Registry | undefined } | undefined;
   /** Default: `silentLogger`. */
   readonly logger?: Logger;
   /** Default: `realClock`. */
@@ -52,9 +55,12 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const logger = opts.logger ?? silentLogger;
   const clock = opts.clock ?? realClock;
   const followers: Followers = new Set();
+  const metrics = opts.metrics;
   const ctx: HandlerContext = {
     backend: opts.backend,
-    registry: opts.metrics?.registry,
+    get registry(): Registry | undefined {
+      return metrics?.registry;
+    },
     token: opts.token,
     localOnly: isLocalOnly(listen),
     bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,

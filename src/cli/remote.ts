@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { createApiClient, type ApiClient } from '../api/index.js';
+import { createApiClient, type ApiClient } from '../api/client.js';
 import { statusTable } from './format.js';
 
 /** Options every command that talks to a running daemon takes. */

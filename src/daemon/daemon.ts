@@ -1,13 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino, type Logger as PinoLogger } from 'pino';
-import { createApiServer, createMetrics, formatAddress, type ApiServer, type ApplyResult, type Metrics, type ProcessInfo } from '../api/index.js';
+// Not the api index: it re-exports the metrics, whose prom-client is loaded later (LazyMetrics).
+import type { ApplyResult, ProcessInfo } from '../api/backend.js';
+import { formatAddress } from '../api/listen.js';
+import { createApiServer, type ApiServer } from '../api/server.js';
 import { ConfigWatcher, isConfigError, loadConfigText, readConfigFile, type DaemonConfig, type ProcessEntry } from '../config/index.js';
 import type { ShutdownResult } from '../core/index.js';
 import { createSupervisedManager, type SupervisorEvent } from '../supervisor/index.js';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
 import { DaemonBackend } from './backend.js';
 import { DesiredSet } from './desired-set.js';
+import { LazyMetrics } from './lazy-metrics.js';
 import { Lifecycle, type Component } from './lifecycle.js';
 
 /** Options of `Daemon.load`. */
@@ -59,7 +63,7 @@ export class Daemon {
   readonly #desired: DesiredSet;
   readonly #manager;
   readonly #supervisor;
-  readonly #metrics: Metrics;
+  readonly #metrics: LazyMetrics;
   readonly #backend: DaemonBackend;
   #config: DaemonConfig;
   #lastReload: ReloadOutcome | undefined;
@@ -135,7 +139,7 @@ export class Daemon {
       manager, supervisor, desired: this.#desired, clock: this.#clock,
       healthDetails: () => ({ config: this.#file, lastReload: this.#lastReload, configWatchedAt: this.#watcher?.lastProgressAt, ...init.health?.() }),
     }));
-    const metrics = createMetrics({ backend, clock: this.#clock });
+    const metrics = new LazyMetrics({ backend, clock: this.#clock });
     this.#metrics = metrics;
     this.#api = createApiServer({
       backend, listen: options.listen ?? formatAddress(pm.api.listen), token: pm.api.token, bodyLimitBytes: pm.api.bodyLimit,
@@ -145,6 +149,7 @@ export class Daemon {
     const components: Component[] = [
       { name: 'api', start: () => this.#api.start(), stop: () => this.#api.stop() },
       { name: 'processes', start: () => this.#startProcesses(), stop: () => this.#stopProcesses() },
+      { name: 'metrics', start: () => metrics.load(), stop: () => Promise.resolve() },
     ];
     components.push(...(init.sources?.(this) ?? []));
     const text = init.file?.text;
@@ -172,10 +177,6 @@ export class Daemon {
 
   get config(): DaemonConfig {
     return this.#config;
-  }
-
-  get metrics(): Metrics {
-    return this.#metrics;
   }
 
   /** Every process as the API shows it (engine phase + runtime status), sorted by id. */

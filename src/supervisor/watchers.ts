@@ -5,6 +5,9 @@ import { ProbeSet, type ProbeCheckResult, type ProbeEvent, type ProbeSetStatus }
 import { ResourceMonitor, type ResourceBreach, type ResourceUsage } from './resources.js';
 import { processEnv } from './spawn.js';
 
+/** The probes' timer grid (see `ProbeSetOptions.coalesceMs`): at most a tenth of each wait. */
+const PROBE_COALESCE_MS = 100;
+
 /** Callbacks from the watchers of one run to its runtime. */
 export interface WatcherSink {
   probe(e: ProbeEvent): void;
@@ -31,6 +34,9 @@ export class RunWatchers {
           target: { env: processEnv(spec), cwd: spec.cwd },
           clock,
           logger,
+          // 100 processes probed every second wake the daemon 100 times a second, each wake-up
+          // costing about as much as a check; on a shared 100 ms grid they wake it ten times.
+          coalesceMs: PROBE_COALESCE_MS,
           onChange: (e) => {
             if (!this.#stopped) sink.probe(e);
           },

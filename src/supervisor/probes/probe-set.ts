@@ -26,6 +26,19 @@ export interface ProbeSetOptions {
   readonly checkFor?: ((spec: ProbeSpec, target: ProbeTarget) => ProbeCheck) | undefined;
   /** How long a check that ignores its abort is waited for before it is abandoned. Default: 2 000 ms. */
   readonly abandonAfterMs?: number | undefined;
+  /**
+   * Timer coalescing: a check's wait is stretched (never shortened) to end on a grid of this many
+   * ms, capped at a tenth of the wait, so the checks of many processes come due in the same
+   * event-loop turn instead of each waking the daemon on its own. Default: 0 (exact waits).
+   */
+  readonly coalesceMs?: number | undefined;
+}
+
+/** `delayMs` from `now`, stretched to end on the grid (see `coalesceMs`). */
+export function coalescedDelay(now: number, delayMs: number, coalesceMs: number): number {
+  const grid = Math.min(coalesceMs, Math.floor(delayMs / 10));
+  if (grid <= 1) return delayMs;
+  return Math.ceil((now + delayMs) / grid) * grid - now;
 }
 
 interface Slot {
@@ -58,6 +71,7 @@ export class ProbeSet {
   private readonly onChange: (event: ProbeEvent) => void;
   private readonly onCheck: ((result: ProbeCheckResult) => void) | undefined;
   private readonly abandonAfterMs: number;
+  private readonly coalesceMs: number;
   private readonly slots = new Map<ProbeName, Slot>();
   private readonly controller = new AbortController();
   // At most one loop per probe over the set's life, so this never grows past three.
@@ -72,6 +86,7 @@ export class ProbeSet {
     this.onChange = opts.onChange;
     this.onCheck = opts.onCheck;
     this.abandonAfterMs = opts.abandonAfterMs ?? 2_000;
+    this.coalesceMs = opts.coalesceMs ?? 0;
     const checkFor = opts.checkFor ?? createCheck;
     for (const name of ORDER) {
       const spec = opts.probes[name];
@@ -142,7 +157,8 @@ export class ProbeSet {
         this.record(slot, result.ok, result.message);
         if (slot.name === 'startup' && slot.verdict === 'passed') return;
         slot.succeeded ||= result.ok;
-        await sleep(this.clock, slot.succeeded ? spec.interval : Math.min(spec.interval, spec.startInterval ?? spec.interval), signal);
+        const wait = slot.succeeded ? spec.interval : Math.min(spec.interval, spec.startInterval ?? spec.interval);
+        await sleep(this.clock, coalescedDelay(this.clock.now(), wait, this.coalesceMs), signal);
       }
     } catch (err) {
       // sleep rejects with the stop reason; that is the normal way out.

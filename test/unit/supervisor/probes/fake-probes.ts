@@ -56,8 +56,11 @@ export function recordingLogger(): Logger & { lines: LogLine[] } {
 }
 
 /** A ProbeSet on a FakeClock whose checks follow a per-probe behaviour the test can change. */
-export function fixture(probes: ProcessSpec['probes'], opts: { onChange?: (e: ProbeEvent) => void; abandonAfterMs?: number } = {}) {
-  const clock = new FakeClock();
+export function fixture(
+  probes: ProcessSpec['probes'],
+  opts: { onChange?: (e: ProbeEvent) => void; abandonAfterMs?: number; coalesceMs?: number; clock?: FakeClock } = {},
+) {
+  const clock = opts.clock ?? new FakeClock();
   const logger = recordingLogger();
   const events: ProbeEvent[] = [];
   const calls: Call[] = [];
@@ -77,6 +80,7 @@ export function fixture(probes: ProcessSpec['probes'], opts: { onChange?: (e: Pr
     logger,
     checkFor,
     abandonAfterMs: opts.abandonAfterMs,
+    coalesceMs: opts.coalesceMs,
     onChange: (e) => {
       events.push(e);
       opts.onChange?.(e);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProbeTimeoutError } from '../../../../src/supervisor/probes/index.js';
+import { coalescedDelay } from '../../../../src/supervisor/probes/probe-set.js';
 import { fail, fixture, pass, probe } from './fake-probes.js';
 
 describe('ProbeSet timing', () => {
@@ -233,5 +234,33 @@ describe('ProbeSet stop', () => {
     await g.set.stop();
     expect(() => g.set.start()).toThrow(expect.objectContaining({ code: 'ILLEGAL_STATE' }));
     expect(g.clock.pendingTimers()).toBe(0);
+  });
+});
+
+describe('coalescedDelay', () => {
+  it('stretches a wait to end on the grid, never shortens it, and caps the grid at a tenth of the wait', () => {
+    expect(coalescedDelay(1_234, 1_000, 100)).toBe(1_066); // ends at 2 300
+    expect(coalescedDelay(1_200, 1_000, 100)).toBe(1_000); // already on the grid
+    expect(coalescedDelay(1_234, 250, 100)).toBe(266); // grid 25: ends at 1 500
+    expect(coalescedDelay(1_234, 5, 100)).toBe(5); // too short to stretch
+    expect(coalescedDelay(1_234, 1_000, 0)).toBe(1_000); // off
+  });
+
+  it('makes probes of different processes come due in the same turn', async () => {
+    const a = fixture({ liveness: probe('liveness', { interval: 1_000 }) }, { coalesceMs: 100 });
+    await a.clock.tick(10);
+    a.set.start();
+    await a.clock.tick(27);
+    const b = fixture({ liveness: probe('liveness', { interval: 1_000 }) }, { coalesceMs: 100, clock: a.clock });
+    b.set.start();
+    await a.clock.tick(2_500);
+    const times = (f: typeof a): number[] => f.callsOf('liveness').map((c) => c.at);
+    const t0 = times(a)[0] ?? 0;
+    expect(times(b)[0]).toBe(t0 + 27);
+    // each first wait (1 000 ms) ends at the next grid point, the same one for both
+    expect(times(a).slice(1).map((t) => t - t0)).toEqual([1_090, 2_090]);
+    expect(times(b).slice(1)).toEqual(times(a).slice(1));
+    await a.set.stop();
+    await b.set.stop();
   });
 });
