@@ -27,18 +27,20 @@ export interface ProbeSetOptions {
   /** How long a check that ignores its abort is waited for before it is abandoned. Default: 2 000 ms. */
   readonly abandonAfterMs?: number | undefined;
   /**
-   * Timer coalescing: a check's wait is stretched (never shortened) to end on a grid of this many
-   * ms, capped at a tenth of the wait, so the checks of many processes come due in the same
-   * event-loop turn instead of each waking the daemon on its own. Default: 0 (exact waits).
+   * Timer coalescing: a check's wait is moved to end on the nearest point of a grid of this many
+   * ms (so by at most half of it), the grid being at most a tenth of the wait, so the checks of
+   * many processes come due in the same event-loop turn instead of each waking the daemon on its
+   * own. Nearest, not next: a check starts on a grid point and ends a little after it, so rounding
+   * up would lengthen every interval by a whole grid. Default: 0 (exact waits).
    */
   readonly coalesceMs?: number | undefined;
 }
 
-/** `delayMs` from `now`, stretched to end on the grid (see `coalesceMs`). */
+/** `delayMs` from `now`, moved to end on the nearest grid point (see `coalesceMs`). */
 export function coalescedDelay(now: number, delayMs: number, coalesceMs: number): number {
   const grid = Math.min(coalesceMs, Math.floor(delayMs / 10));
   if (grid <= 1) return delayMs;
-  return Math.ceil((now + delayMs) / grid) * grid - now;
+  return Math.round((now + delayMs) / grid) * grid - now;
 }
 
 interface Slot {

@@ -238,10 +238,11 @@ describe('ProbeSet stop', () => {
 });
 
 describe('coalescedDelay', () => {
-  it('stretches a wait to end on the grid, never shortens it, and caps the grid at a tenth of the wait', () => {
-    expect(coalescedDelay(1_234, 1_000, 100)).toBe(1_066); // ends at 2 300
-    expect(coalescedDelay(1_200, 1_000, 100)).toBe(1_000); // already on the grid
-    expect(coalescedDelay(1_234, 250, 100)).toBe(266); // grid 25: ends at 1 500
+  it('moves a wait to end on the nearest grid point, by at most half of it; the grid is at most a tenth of the wait', () => {
+    expect(coalescedDelay(1_234, 1_000, 100)).toBe(966); // ends at 2 200
+    expect(coalescedDelay(1_260, 1_000, 100)).toBe(1_040); // ends at 2 300
+    expect(coalescedDelay(1_203, 1_000, 100)).toBe(997); // a check that ended just after a grid point keeps its interval
+    expect(coalescedDelay(1_234, 250, 100)).toBe(241); // grid 25: ends at 1 475
     expect(coalescedDelay(1_234, 5, 100)).toBe(5); // too short to stretch
     expect(coalescedDelay(1_234, 1_000, 0)).toBe(1_000); // off
   });
@@ -257,8 +258,8 @@ describe('coalescedDelay', () => {
     const times = (f: typeof a): number[] => f.callsOf('liveness').map((c) => c.at);
     const t0 = times(a)[0] ?? 0;
     expect(times(b)[0]).toBe(t0 + 27);
-    // each first wait (1 000 ms) ends at the next grid point, the same one for both
-    expect(times(a).slice(1).map((t) => t - t0)).toEqual([1_090, 2_090]);
+    // each first wait (1 000 ms) ends at the nearest grid point, the same one for both
+    expect(times(a).slice(1).map((t) => t - t0)).toEqual([990, 1_990]);
     expect(times(b).slice(1)).toEqual(times(a).slice(1));
     await a.set.stop();
     await b.set.stop();
