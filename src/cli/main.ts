@@ -11,7 +11,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { runProgram } = await import('./program.js');
   // V8 grows the young generation up to 16 MiB per semi-space when much is allocated, and keeps
   // it: a daemon starting and probing 100 processes then holds ~100 MiB of young space for ~20 MiB
-  // of live heap. Keeping it at its initial size: 206 → ~107 MiB peak RSS for that daemon, no CPU
+  // of live heap. Keeping it at its initial size: 206 → ~110 MiB peak RSS for that daemon, no CPU
   // cost we could measure. Set after the modules are loaded, which allocate a lot that lives
   // (with a small young space from the first line, a start took ~30 ms longer); at run time
   // because --max-semi-space-size would have to be on node's command line.
