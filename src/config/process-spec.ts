@@ -17,12 +17,23 @@ const signalName = z
 const port = z.number().int().min(1).max(65535).describe('TCP port.');
 const host = z.string().min(1).default('127.0.0.1').describe('Host or IP to connect to.');
 
+// What may go into a request: a name of RFC 9110 token characters, a value and a path without
+// CR, LF or other controls (either would end a line of the request early and smuggle in another).
+const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/);
+const headerValue = z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'expected a header value without CR, LF or other control characters');
 const httpProbe = z.strictObject({
   port,
   host,
-  path: z.string().startsWith('/').default('/').describe('Request path; 200–399 passes.'),
+  path: z
+    .string()
+    .regex(/^\/[\x21-\x7e\x80-\xff]*$/, 'expected a request path starting with "/", without spaces or control characters')
+    .default('/')
+    .describe('Request path; 200–399 passes.'),
   scheme: z.enum(['http', 'https']).default('http').describe('`https` does not verify the certificate (as the kubelet).'),
-  headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers.'),
+  headers: z
+    .record(headerName, headerValue, { error: (issue) => (issue.code === 'invalid_key' ? 'expected a header name (letters, digits and !#$%&\'*+-.^_`|~)' : undefined) })
+    .default({})
+    .describe('Extra request headers.'),
 });
 const tcpProbe = z.strictObject({ port, host });
 const execProbe = z.strictObject({

@@ -91,7 +91,7 @@ describe('errors name the path, the value and the expectation', () => {
     [{ processes: [{ ...web, env: { A: 1 } }] }, 'processes[0].env.A: expected a string, got 1'],
     [{ processes: [{ ...web, user: true }] }, 'processes[0].user: expected a non-empty string or integer >= 0, got true'],
     [{ processes: [{ ...web, umask: '999' }] }, 'processes[0].umask: expected an octal mask like "022", got "999"'],
-    [{ processes: [{ ...web, probes: { startup: { http: { port: 80, path: 'x' } } } }] }, 'processes[0].probes.startup.http.path: expected a string starting with "/", got "x"'],
+    [{ processes: [{ ...web, probes: { startup: { http: { port: 80, path: 'x' } } } }] }, 'processes[0].probes.startup.http.path: expected a request path starting with "/", without spaces or control characters, got "x"'],
     [{ processes: [{ command: 'x' }] }, 'processes[0].id: required: expected a string'],
     [{ processes: [{ ...web, id: 'a b' }] }, 'processes[0].id: expected a non-empty id of at most 253 printable characters without whitespace, got "a b"'],
     [{ processes: { web } }, 'processes: expected a list of a mapping, got a mapping'],

@@ -38,6 +38,9 @@ describe('parseProcessSpec', () => {
     [{ kind: 'unmanaged' }, 'processes[1].pid: an unmanaged process needs exactly one of pid or pidFile'],
     [{ kind: 'unmanaged', pid: 1, command: 'x' }, 'processes[1].command: not allowed for kind: unmanaged'],
     [{ command: 'x', umask: '999' }, 'processes[1].umask: expected an octal mask'],
+    [{ command: 'x', probes: { liveness: { http: { port: 80, headers: { 'x a': 'v' } } } } }, 'processes[1].probes.liveness.http.headers.x a: expected a header name'],
+    [{ command: 'x', probes: { liveness: { http: { port: 80, headers: { 'x-a': 'v\r\nInjected: 1' } } } } }, 'processes[1].probes.liveness.http.headers.x-a: expected a header value without CR, LF'],
+    [{ command: 'x', probes: { liveness: { http: { port: 80, path: '/a b' } } } }, 'processes[1].probes.liveness.http.path: expected a request path starting with "/", without spaces'],
     [{ command: 'x', resources: { memory: 'lots' } }, 'processes[1].resources.memory: expected a size'],
   ])('rejects %j naming the field', (input, message) => {
     expect(() => parseProcessSpec(input, 'processes[1]')).toThrow(message);
