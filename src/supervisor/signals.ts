@@ -64,8 +64,17 @@ function flushSignals(): void {
   queued = [];
   for (const { h, signal, escaped } of batch) {
     signalProcess(h, signal);
-    for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, signal);
+    signalEscaped(escaped, signal);
   }
+}
+
+/** An escaped descendant is still the one we saw: alive, with the same start time. */
+function stillThere(s: ProcStat): boolean {
+  return isLiveStat(readStat(s.pid), s.startTimeTicks);
+}
+
+function signalEscaped(escaped: readonly ProcStat[], signal: NodeJS.Signals): void {
+  for (const s of escaped) if (stillThere(s)) send(s.pid, signal);
 }
 
 /** Live processes that belong to the handle: group members, plus descendants that left the group (setsid). */
@@ -90,7 +99,7 @@ function groupGone(h: ProcessHandle): boolean {
 
 /** True once none of the escaped descendants lives. */
 function escapedGone(escaped: readonly ProcStat[]): boolean {
-  return escaped.every((s) => !isLiveStat(readStat(s.pid), s.startTimeTicks));
+  return !escaped.some(stillThere);
 }
 
 /**
@@ -178,7 +187,7 @@ export async function stopProcess(h: ProcessHandle, opts: StopOptions): Promise<
       if (opts.abort?.aborted) throw err;
     }
     signalProcess(h, 'SIGKILL');
-    for (const s of escaped) if (isLiveStat(readStat(s.pid), s.startTimeTicks)) send(s.pid, 'SIGKILL');
+    signalEscaped(escaped, 'SIGKILL');
   }
   const killWaitMs = opts.killWaitMs ?? 5_000;
   let gone = false;

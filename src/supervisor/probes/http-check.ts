@@ -1,6 +1,7 @@
 import https from 'node:https';
 import { describe } from '../../util/index.js';
 import { plainHttpCheck } from './plain-http-check.js';
+import { settleOnce } from './settle-once.js';
 import type { ProbeCheck, ProbeResult } from './types.js';
 
 /** The `http` part of a parsed probe spec. */
@@ -42,17 +43,7 @@ function httpsCheck(opts: HttpProbeOptions, url: string): ProbeCheck {
         agent: false,
         rejectUnauthorized: false,
       });
-      let done = false;
-      // Destroying the request can itself emit 'error' (socket hang up); only the first outcome counts.
-      const finish = (settle: () => void): void => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener('abort', onAbort);
-        req.destroy();
-        settle();
-      };
-      const onAbort = (): void => finish(() => reject(signal.reason as unknown));
-      signal.addEventListener('abort', onAbort, { once: true });
+      const finish = settleOnce(signal, req, reject);
       req.on('error', (err) => finish(() => resolve({ ok: false, message: `${describe(err)} (${url})` })));
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;

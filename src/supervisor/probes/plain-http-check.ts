@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { describe } from '../../util/index.js';
 import type { HttpProbeOptions } from './http-check.js';
+import { settleOnce } from './settle-once.js';
 import type { ProbeCheck, ProbeResult } from './types.js';
 
 /*
@@ -113,18 +114,8 @@ export function plainHttpCheck(opts: Pick<HttpProbeOptions, 'host' | 'port' | 'p
       signal.throwIfAborted();
       const head = new ResponseHead();
       const socket = net.connect({ host: opts.host, port: opts.port });
-      let done = false;
-      // A destroyed socket may still report an error; only the first outcome counts.
-      const finish = (settle: () => void): void => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener('abort', onAbort);
-        socket.destroy();
-        settle();
-      };
+      const finish = settleOnce(signal, socket, reject);
       const fail = (message: string): void => finish(() => resolve({ ok: false, message: `${message} (${url})` }));
-      const onAbort = (): void => finish(() => reject(signal.reason as unknown));
-      signal.addEventListener('abort', onAbort, { once: true });
       socket.on('error', (err) => fail(describe(err)));
       socket.on('end', () => fail(head.closedEarly()));
       socket.on('data', (chunk: Buffer) => {
