@@ -1,6 +1,6 @@
-import { request } from 'node:http';
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import type { LogLine } from '../supervisor/index.js';
+import { http } from '../util/builtins.js';
 import type { ApplyResult, ProcessInfo } from './backend.js';
 import { ApiError } from './errors.js';
 import { codeOf, formatAddress, parseListen } from './listen.js';
@@ -75,7 +75,7 @@ export function createApiClient(opts: ApiClientOptions = {}): ApiClient {
       const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
       const headers: Record<string, string> = { ...base.headers, Accept: 'application/json' };
       if (payload !== undefined) headers['Content-Type'] = 'application/json';
-      const req = request({ ...base.options, method: call.method, path: call.path, headers, ...(call.signal ? { signal: call.signal } : {}) });
+      const req = http.request({ ...base.options, method: call.method, path: call.path, headers, ...(call.signal ? { signal: call.signal } : {}) });
       req.once('response', resolve);
       // `on`, not `once`: a second error (a timeout after an abort) must not go unhandled.
       req.on('error', (err) => reject(failure(err, call.signal, shown)));

@@ -1,7 +1,7 @@
-import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
+import { http } from '../util/builtins.js';
 import { IllegalStateError, describe, realClock, silentLogger } from '../util/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import type { ApiBackend } from './backend.js';
@@ -68,7 +68,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     logger,
     clock,
   };
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     handleRequest(ctx, req, res).catch((err: unknown) => logger.error({ err: describe(err) }, 'API request handler failed'));
   });
   let address: string | undefined;

@@ -1,4 +1,4 @@
-import https from 'node:https';
+import { loadHttps } from '../../util/builtins.js';
 import { describe } from '../../util/index.js';
 import { plainHttpCheck } from './plain-http-check.js';
 import { settleOnce } from './settle-once.js';
@@ -31,6 +31,7 @@ export function httpCheck(opts: HttpProbeOptions): ProbeCheck {
 }
 
 function httpsCheck(opts: HttpProbeOptions, url: string): ProbeCheck {
+  const https = loadHttps();
   return (signal) =>
     new Promise<ProbeResult>((resolve, reject) => {
       signal.throwIfAborted();

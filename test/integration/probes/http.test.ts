@@ -1,7 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
-import { networkInterfaces } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { networkInterfaces, tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCheck } from '../../../src/supervisor/probes/index.js';
 import { runCheck } from '../../../src/supervisor/probes/run-check.js';
 import { realClock } from '../../../src/util/index.js';
@@ -253,3 +257,40 @@ describe('http check on the wire', () => {
 function hasIpv6Loopback(): boolean {
   return Object.values(networkInterfaces()).some((addrs) => addrs?.some((a) => a.address === '::1'));
 }
+
+describe('https check against a real server', () => {
+  let dir = '';
+  let tls: { key: Buffer; cert: Buffer } | undefined;
+
+  beforeAll(() => {
+    // A throwaway self-signed certificate: the check must accept it (it asks "is it up", as the kubelet does).
+    dir = mkdtempSync(path.join(tmpdir(), 'procmgr-https-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    tls = { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) };
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function serveTls(status: number): Promise<{ port: number; paths: string[] }> {
+    const paths: string[] = [];
+    const server = https.createServer(tls ?? {}, (req, res) => {
+      paths.push(req.url ?? '');
+      res.writeHead(status).end('body');
+    });
+    servers.push(server);
+    return { port: await listen(server), paths };
+  }
+
+  it.each([
+    [200, true],
+    [503, false],
+  ])('HTTP %i over TLS → ok %s, with an unverified self-signed certificate', async (status, ok) => {
+    const { port, paths } = await serveTls(status);
+    const check = createCheck(spec({ http: { host: '127.0.0.1', port, path: '/healthz', scheme: 'https', headers: {} } }), ownTarget());
+    expect(await check(new AbortController().signal)).toEqual({ ok, message: `HTTP ${status} from https://127.0.0.1:${port}/healthz` });
+    expect(paths).toEqual(['/healthz']);
+  });
+});

@@ -1,0 +1,28 @@
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
+
+/*
+ * node:http and node:https, loaded through `require` rather than an ESM `import`. For an ESM
+ * import Node builds a facade that reads every export of the module once, and node:http's
+ * exports include lazy getters (WebSocket, CloseEvent, MessageEvent) that load undici, the
+ * fetch implementation, with its zlib and web-streams dependencies: on Node 24 an ESM import of
+ * node:http took 41 ms in a fresh process, a require 4 ms. The daemon needs neither WebSocket
+ * nor fetch, and this was a tenth of its start. Type-only imports of these modules are fine.
+ */
+
+const require = createRequire(import.meta.url);
+
+/** node:http, without the undici load an ESM import would trigger (see above). */
+export const http = require('node:http') as typeof Http;
+
+let httpsModule: typeof Https | undefined;
+
+/**
+ * node:https on first use: it pulls in tls and crypto (~14 ms), which only HTTPS probes need.
+ * Same require path as `http`, for the same reason.
+ */
+export function loadHttps(): typeof Https {
+  httpsModule ??= require('node:https') as typeof Https;
+  return httpsModule;
+}
