@@ -32,12 +32,17 @@ export default tseslint.config(
     rules: { '@typescript-eslint/require-await': 'off' },
   },
   {
-    // The example apps are plain JavaScript run by node: linted without type information.
-    files: ['examples/apps/*.mjs'],
+    // The example apps are plain CommonJS run by node: linted without type information.
+    files: ['examples/apps/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['**/*.mjs', '**/*.js'],
+    files: ['examples/apps/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
   {

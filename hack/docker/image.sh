@@ -42,12 +42,14 @@ tree_hash() { # files under the given paths (recursively), names and contents
   find "$@" -type f -print0 | sort -z | xargs -0 sha256sum | short_hash
 }
 
-# dist/: compiled into the staging dir, so the checkout's own dist/ is untouched.
-dist_hash="$(tree_hash src tsconfig.json tsconfig.build.json package-lock.json)"
+# dist/: compiled and bundled (what `npm run build` makes) into the staging dir, so the checkout's
+# own dist/ is untouched. The image runs the bundle (dist/bundle, see hack/bundle-cli.mjs).
+dist_hash="$(tree_hash src tsconfig.json tsconfig.build.json package-lock.json hack/bundle-cli.mjs)"
 if [[ "$(cat "$CACHE_DIR/dist.hash" 2>/dev/null)" != "$dist_hash" || ! -d "$app/dist" ]]; then
-  log "compiling dist/ (tsc -p tsconfig.build.json)"
+  log "compiling dist/ (tsc -p tsconfig.build.json, then hack/bundle-cli.mjs)"
   rm -rf "$app/dist"
   "$node_bin" node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir "$app/dist"
+  "$node_bin" hack/bundle-cli.mjs "$app/dist"
   echo "$dist_hash" >"$CACHE_DIR/dist.hash"
 fi
 

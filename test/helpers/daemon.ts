@@ -10,9 +10,9 @@ import { NODE } from './supervised.js';
 export const BIN = fileURLToPath(new URL('../../bin/procmgr.mjs', import.meta.url));
 
 /** Runs `procmgr …args` to completion; resolves with its exit code and output. */
-export function procmgr(args: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function procmgr(args: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number; bin?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [opts.bin ?? BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -49,9 +49,9 @@ export class DaemonProcess {
     createInterface({ input: child.stderr! }).on('line', (line) => this.stderr.push(line));
   }
 
-  /** Starts the daemon on `configFile` with the API on a free port; resolves once it serves. */
-  static async start(configFile: string, extraArgs: readonly string[] = []): Promise<DaemonProcess> {
-    const child = spawn(NODE, [BIN, 'run', '-c', configFile, '--listen', '127.0.0.1:0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts the daemon (`bin`: another launcher than the checkout's) on `configFile` with the API on a free port; resolves once it serves. */
+  static async start(configFile: string, extraArgs: readonly string[] = [], bin = BIN): Promise<DaemonProcess> {
+    const child = spawn(NODE, [bin, 'run', '-c', configFile, '--listen', '127.0.0.1:0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     const d = new DaemonProcess(child);
     try {
       const running = await d.waitLog((r) => r.msg === 'procmgr running', 30_000);

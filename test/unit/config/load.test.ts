@@ -120,7 +120,7 @@ describe('examples', () => {
     const c = await loadConfigFile(file);
     const apps = fileURLToPath(new URL('../../../examples/apps', import.meta.url));
     expect(c.processes.map((e) => [e.id, e.dependsOn])).toEqual([['web', []], ['worker', [{ id: 'web', condition: 'ready' }, { id: 'migrate', condition: 'completed' }]], ['migrate', []]]);
-    expect(c.processes[0]?.spec).toMatchObject({ command: 'node', args: ['web.mjs'], cwd: apps });
+    expect(c.processes[0]?.spec).toMatchObject({ command: 'node', args: ['web.cjs'], cwd: apps });
     expect(parseProcessSpec(c.processes[0]?.spec).probes).toMatchObject({ readiness: { http: { port: 7081, path: '/readyz' } }, liveness: { http: { port: 7081, path: '/healthz' } } });
     expect(parseProcessSpec(c.processes[2]?.spec).restart.policy).toBe('on-failure');
   });

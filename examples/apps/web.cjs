@@ -1,8 +1,11 @@
-// A tiny HTTP service for examples/procmgr.yaml. Plain JavaScript, as a deployed (compiled) app
-// would be: running TypeScript through Node's type stripping costs ~45 ms at every start.
-// `/healthz` answers while the process is alive, `/readyz` once it is ready to serve and no longer
-// while it drains after SIGTERM.
-import { createServer } from 'node:http';
+// A tiny HTTP service for examples/procmgr.yaml. `/healthz` answers while the process is alive,
+// `/readyz` once it is ready to serve and no longer while it drains after SIGTERM.
+//
+// Plain CommonJS, because it starts fastest: running TypeScript through Node's type stripping
+// costs ~45 ms at every start, and on Node 24 an ES-module `import` of node:http also loads the
+// fetch implementation (undici) that node:http exposes lazily, ~25 ms more; require() does not.
+'use strict';
+const { createServer } = require('node:http');
 
 const port = Number(process.env.PORT ?? 7081);
 let ready = false;

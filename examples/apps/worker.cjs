@@ -1,5 +1,7 @@
 // A background worker for examples/procmgr.yaml: a line every 2 s, a clean exit on SIGTERM.
-import { clearInterval, setInterval } from 'node:timers';
+// CommonJS like web.cjs.
+'use strict';
+const { clearInterval, setInterval } = require('node:timers');
 
 let tick = 0;
 const timer = setInterval(() => {
