@@ -28,9 +28,9 @@ export interface ProbeSetOptions {
   readonly abandonAfterMs?: number | undefined;
   /**
    * Timer coalescing: a check's wait is moved to end on the nearest point of a grid of this many
-   * ms (so by at most half of it), the grid being at most a tenth of the wait, so the checks of
+   * ms (so by at most half of it), the grid being at most a quarter of the wait, so the checks of
    * many processes come due in the same event-loop turn instead of each waking the daemon on its
-   * own. Nearest, not next: a check starts on a grid point and ends a little after it, so rounding
+   * own. Once aligned, a probe keeps its phase: the move is a one-off, not a cost per interval. Nearest, not next: a check starts on a grid point and ends a little after it, so rounding
    * up would lengthen every interval by a whole grid. Default: 0 (exact waits).
    */
   readonly coalesceMs?: number | undefined;
@@ -38,7 +38,7 @@ export interface ProbeSetOptions {
 
 /** `delayMs` from `now`, moved to end on the nearest grid point (see `coalesceMs`). */
 export function coalescedDelay(now: number, delayMs: number, coalesceMs: number): number {
-  const grid = Math.min(coalesceMs, Math.floor(delayMs / 10));
+  const grid = Math.min(coalesceMs, Math.floor(delayMs / 4));
   if (grid <= 1) return delayMs;
   return Math.round((now + delayMs) / grid) * grid - now;
 }

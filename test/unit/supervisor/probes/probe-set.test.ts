@@ -238,12 +238,13 @@ describe('ProbeSet stop', () => {
 });
 
 describe('coalescedDelay', () => {
-  it('moves a wait to end on the nearest grid point, by at most half of it; the grid is at most a tenth of the wait', () => {
-    expect(coalescedDelay(1_234, 1_000, 100)).toBe(966); // ends at 2 200
-    expect(coalescedDelay(1_260, 1_000, 100)).toBe(1_040); // ends at 2 300
-    expect(coalescedDelay(1_203, 1_000, 100)).toBe(997); // a check that ended just after a grid point keeps its interval
-    expect(coalescedDelay(1_234, 250, 100)).toBe(241); // grid 25: ends at 1 475
-    expect(coalescedDelay(1_234, 5, 100)).toBe(5); // too short to stretch
+  it('moves a wait to end on the nearest grid point, by at most half of it; the grid is at most a quarter of the wait', () => {
+    expect(coalescedDelay(1_234, 1_000, 250)).toBe(1_016); // ends at 2 250
+    expect(coalescedDelay(1_100, 1_000, 250)).toBe(900); // ends at 2 000
+    expect(coalescedDelay(1_203, 1_000, 250)).toBe(1_047); // a check that ended just after a grid point keeps its interval (start to start)
+    expect(coalescedDelay(1_234, 200, 250)).toBe(216); // grid 50: ends at 1 450
+    expect(coalescedDelay(1_240, 50, 250)).toBe(56); // grid 12: ends at 1 296
+    expect(coalescedDelay(1_234, 7, 250)).toBe(7); // too short to move
     expect(coalescedDelay(1_234, 1_000, 0)).toBe(1_000); // off
   });
 
