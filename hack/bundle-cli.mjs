@@ -9,9 +9,9 @@
 // (dist/index.js) stays tsc's output.
 //
 // <distdir> is tsc's outDir (directly below the package root): the CLI finds its example config
-// relative to its own file, two levels up, from dist/bundle as from dist/cli. Dependencies that are large and only loaded
-// for some commands or probes (the Kubernetes client, gRPC) stay in node_modules; prom-client,
-// loaded after the first spawn, becomes a chunk of its own.
+// relative to its own file, two levels up, from dist/bundle as from dist/cli. Dependencies that
+// are large and only loaded for some commands or probes (the Kubernetes client, gRPC) stay in
+// node_modules; prom-client, loaded after the first spawn, becomes a chunk of its own.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import path from 'node:path';

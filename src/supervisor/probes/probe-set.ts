@@ -30,8 +30,9 @@ export interface ProbeSetOptions {
    * Timer coalescing: a check's wait is moved to end on the nearest point of a grid of this many
    * ms (so by at most half of it), the grid being at most a quarter of the wait, so the checks of
    * many processes come due in the same event-loop turn instead of each waking the daemon on its
-   * own. Once aligned, a probe keeps its phase: the move is a one-off, not a cost per interval. Nearest, not next: a check starts on a grid point and ends a little after it, so rounding
-   * up would lengthen every interval by a whole grid. Default: 0 (exact waits).
+   * own. Nearest, not next: a check starts on a grid point and ends a little after it, so rounding
+   * up would lengthen every interval by a whole grid; so an aligned probe keeps its phase, and the
+   * move is a one-off, not a cost per interval. Default: 0 (exact waits).
    */
   readonly coalesceMs?: number | undefined;
 }
