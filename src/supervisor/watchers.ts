@@ -1,12 +1,21 @@
 import type { ProcessSpec } from '../config/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import type { ProcessHandle } from './handle.js';
-import { ProbeSet, type ProbeCheckResult, type ProbeEvent, type ProbeSetStatus } from './probes/index.js';
+import { ProbeSet, Ticker, type ProbeCheckResult, type ProbeEvent, type ProbeSetStatus } from './probes/index.js';
 import { ResourceMonitor, type ResourceBreach, type ResourceUsage } from './resources.js';
 import { processEnv } from './spawn.js';
 
 /** The probes' timer grid (see `ProbeSetOptions.coalesceMs`): at most a quarter of each wait. */
 const PROBE_COALESCE_MS = 250;
+
+// One per clock, so the probes of every process (and every supervisor) on it share their timers.
+const tickers = new WeakMap<Clock, Ticker>();
+
+function tickerFor(clock: Clock): Ticker {
+  let t = tickers.get(clock);
+  if (!t) tickers.set(clock, (t = new Ticker(clock)));
+  return t;
+}
 
 /** Callbacks from the watchers of one run to its runtime. */
 export interface WatcherSink {
@@ -39,6 +48,7 @@ export class RunWatchers {
           // checks that share a turn share its cost: per check, ~200 µs on a 100 ms grid, ~165 µs
           // on a 250 ms grid and ~150 µs all at once (bare sockets, 100 servers, this machine).
           coalesceMs: PROBE_COALESCE_MS,
+          ticker: tickerFor(clock),
           onChange: (e) => {
             if (!this.#stopped) sink.probe(e);
           },

@@ -5,6 +5,7 @@
 export type { ProbeCheck, ProbeCheckResult, ProbeEvent, ProbeName, ProbeResult, ProbeSetStatus, ProbeStatus, ProbeTarget } from './types.js';
 export { ProbeSet } from './probe-set.js';
 export type { ProbeSetOptions } from './probe-set.js';
+export { Ticker } from './ticker.js';
 export { createCheck } from './create-check.js';
 export { HealthCodecError, ProbeTimeoutError } from './errors.js';
 export {

@@ -5,6 +5,7 @@ import { createCheck } from './create-check.js';
 import { INITIAL_STATUS, INITIAL_VERDICT, recordResult } from './probe-state.js';
 import type { ProbeVerdict } from './probe-state.js';
 import { runCheck } from './run-check.js';
+import type { Ticker } from './ticker.js';
 import type { ProbeCheck, ProbeCheckResult, ProbeEvent, ProbeName, ProbeSetStatus, ProbeStatus, ProbeTarget } from './types.js';
 
 /** Options of `ProbeSet`. */
@@ -35,6 +36,8 @@ export interface ProbeSetOptions {
    * move is a one-off, not a cost per interval. Default: 0 (exact waits).
    */
   readonly coalesceMs?: number | undefined;
+  /** Shared with other sets on the same clock: waits that end together run from one timer. Default: a timer per wait. */
+  readonly ticker?: Ticker | undefined;
 }
 
 /** `delayMs` from `now`, moved to end on the nearest grid point (see `coalesceMs`). */
@@ -75,6 +78,7 @@ export class ProbeSet {
   private readonly onCheck: ((result: ProbeCheckResult) => void) | undefined;
   private readonly abandonAfterMs: number;
   private readonly coalesceMs: number;
+  private readonly ticker: Ticker | undefined;
   private readonly slots = new Map<ProbeName, Slot>();
   private readonly controller = new AbortController();
   // At most one loop per probe over the set's life, so this never grows past three.
@@ -90,6 +94,7 @@ export class ProbeSet {
     this.onCheck = opts.onCheck;
     this.abandonAfterMs = opts.abandonAfterMs ?? 2_000;
     this.coalesceMs = opts.coalesceMs ?? 0;
+    this.ticker = opts.ticker;
     const checkFor = opts.checkFor ?? createCheck;
     for (const name of ORDER) {
       const spec = opts.probes[name];
@@ -161,7 +166,9 @@ export class ProbeSet {
         if (slot.name === 'startup' && slot.verdict === 'passed') return;
         slot.succeeded ||= result.ok;
         const wait = slot.succeeded ? spec.interval : Math.min(spec.interval, spec.startInterval ?? spec.interval);
-        await sleep(this.clock, coalescedDelay(this.clock.now(), wait, this.coalesceMs), signal);
+        const now = this.clock.now();
+        const delay = coalescedDelay(now, wait, this.coalesceMs);
+        await (this.ticker ? this.ticker.wait(now + delay, signal) : sleep(this.clock, delay, signal));
       }
     } catch (err) {
       // sleep rejects with the stop reason; that is the normal way out.
