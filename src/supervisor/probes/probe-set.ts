@@ -36,7 +36,7 @@ export interface ProbeSetOptions {
    * move is a one-off, not a cost per interval. Default: 0 (exact waits).
    */
   readonly coalesceMs?: number | undefined;
-  /** Shared with other sets on the same clock: waits that end together run from one timer. Default: a timer per wait. */
+  /** Shared with other sets on the same clock: waits (and check timeouts) that end together run from one timer. Default: a timer each. */
   readonly ticker?: Ticker | undefined;
 }
 
@@ -159,7 +159,7 @@ export class ProbeSet {
       await sleep(this.clock, (this.startedAt ?? 0) + spec.initialDelay - this.clock.now(), signal);
       for (;;) {
         const began = this.clock.now();
-        const result = await runCheck(slot.check, { clock: this.clock, timeoutMs: spec.timeout, abandonAfterMs: this.abandonAfterMs, signal });
+        const result = await runCheck(slot.check, { clock: this.clock, timeoutMs: spec.timeout, abandonAfterMs: this.abandonAfterMs, signal, ticker: this.ticker });
         if (signal.aborted) return;
         this.reportCheck({ probe: slot.name, ok: result.ok, durationMs: this.clock.now() - began });
         this.record(slot, result.ok, result.message);

@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../../util/index.js';
 import { describe } from '../../util/index.js';
 import { ProbeTimeoutError } from './errors.js';
+import type { Ticker } from './ticker.js';
 import type { ProbeCheck, ProbeResult } from './types.js';
 
 /** Options of `runCheck`. */
@@ -12,6 +13,8 @@ export interface RunCheckOptions {
   readonly abandonAfterMs: number;
   /** Aborts the check early (the ProbeSet stopping); the result is then meaningless. */
   readonly signal: AbortSignal;
+  /** Times the timeout: checks started together share one timer for it. Default: a timer per check. */
+  readonly ticker?: Ticker | undefined;
 }
 
 /**
@@ -48,10 +51,11 @@ export function runCheck(check: ProbeCheck, opts: RunCheckOptions): Promise<Prob
       abandonTimer = clock.setTimer(() => settle({ ok: false, message }), abandonAfterMs);
     };
     const onStop = (): void => abort(signal.reason);
-    const timer = clock.setTimer(() => {
+    const onTimeout = (): void => {
       timeout = new ProbeTimeoutError(timeoutMs);
       abort(timeout);
-    }, timeoutMs);
+    };
+    const timer = opts.ticker ? opts.ticker.at(clock.now() + timeoutMs, onTimeout) : clock.setTimer(onTimeout, timeoutMs);
     // A check that noticed the abort may answer with its own wording; the timeout says more.
     const answer = (result: ProbeResult): void =>
       settle(timeout !== undefined && controller.signal.reason === timeout ? { ok: false, message: timeout.message } : result);

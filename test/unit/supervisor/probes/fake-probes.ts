@@ -1,6 +1,6 @@
 import type { ProbeSpec, ProcessSpec } from '../../../../src/config/index.js';
 import type { ProbeCheck, ProbeEvent, ProbeName, ProbeResult, ProbeTarget } from '../../../../src/supervisor/probes/index.js';
-import { ProbeSet } from '../../../../src/supervisor/probes/index.js';
+import { ProbeSet, type Ticker } from '../../../../src/supervisor/probes/index.js';
 import type { Logger } from '../../../../src/util/index.js';
 import { FakeClock, sleep } from '../../../../src/util/index.js';
 
@@ -58,7 +58,7 @@ export function recordingLogger(): Logger & { lines: LogLine[] } {
 /** A ProbeSet on a FakeClock whose checks follow a per-probe behaviour the test can change. */
 export function fixture(
   probes: ProcessSpec['probes'],
-  opts: { onChange?: (e: ProbeEvent) => void; abandonAfterMs?: number; coalesceMs?: number; clock?: FakeClock } = {},
+  opts: { onChange?: (e: ProbeEvent) => void; abandonAfterMs?: number; coalesceMs?: number; clock?: FakeClock; ticker?: Ticker } = {},
 ) {
   const clock = opts.clock ?? new FakeClock();
   const logger = recordingLogger();
@@ -81,6 +81,7 @@ export function fixture(
     checkFor,
     abandonAfterMs: opts.abandonAfterMs,
     coalesceMs: opts.coalesceMs,
+    ticker: opts.ticker,
     onChange: (e) => {
       events.push(e);
       opts.onChange?.(e);

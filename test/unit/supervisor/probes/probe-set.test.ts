@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ProbeTimeoutError } from '../../../../src/supervisor/probes/index.js';
+import { ProbeTimeoutError, Ticker } from '../../../../src/supervisor/probes/index.js';
+import { FakeClock } from '../../../../src/util/index.js';
 import { coalescedDelay } from '../../../../src/supervisor/probes/probe-set.js';
 import { fail, fixture, pass, probe } from './fake-probes.js';
 
@@ -264,5 +265,29 @@ describe('coalescedDelay', () => {
     expect(times(b).slice(1)).toEqual(times(a).slice(1));
     await a.set.stop();
     await b.set.stop();
+  });
+
+  it('with a shared ticker, waits and check timeouts that end together use one timer, and time out as before', async () => {
+    const clock = new FakeClock(1_000_000);
+    const ticker = new Ticker(clock);
+    const spec = { liveness: probe('liveness', { interval: 1_000, timeout: 500, failureThreshold: 1 }) };
+    const a = fixture(spec, { coalesceMs: 250, clock, ticker });
+    const b = fixture(spec, { coalesceMs: 250, clock, ticker });
+    a.behaviour.liveness = 'hang';
+    b.behaviour.liveness = 'hang';
+    a.set.start();
+    b.set.start();
+    await clock.settle();
+    expect(clock.pendingTimers()).toBe(1); // both checks' timeouts, at the same time
+    await clock.tick(500);
+    for (const f of [a, b]) expect(f.events).toEqual([{ id: 'web', probe: 'liveness', result: 'failed', message: 'timed out after 500ms' }]);
+    expect(clock.pendingTimers()).toBe(1); // both next waits end on the same grid point
+    await clock.tick(1_000);
+    expect(a.callsOf('liveness').map((c) => c.at)).toEqual([1_000_000, 1_001_500]);
+    expect(b.callsOf('liveness').map((c) => c.at)).toEqual(a.callsOf('liveness').map((c) => c.at));
+    await a.set.stop();
+    await b.set.stop();
+    expect(clock.pendingTimers()).toBe(0);
+    expect(ticker.pending).toBe(0);
   });
 });
