@@ -19,8 +19,15 @@ const host = z.string().min(1).default('127.0.0.1').describe('Host or IP to conn
 
 // What may go into a request: a name of RFC 9110 token characters, a value and a path without
 // CR, LF or other controls (either would end a line of the request early and smuggle in another).
-const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/);
-const headerValue = z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'expected a header value without CR, LF or other control characters');
+// The HTTP check tests what it sends against the same expressions.
+/** An HTTP header name: RFC 9110 token characters only. */
+export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** An HTTP header value (Node's rule): no CR, LF, NUL or other controls but tab, nothing above U+00FF. */
+export const HTTP_FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** An HTTP request target (Node's rule): no spaces or controls. The spec's `path` also starts with "/". */
+export const HTTP_TARGET = /^[\x21-\x7e\x80-\xff]+$/;
+const headerName = z.string().regex(HTTP_TOKEN);
+const headerValue = z.string().regex(HTTP_FIELD_VALUE, 'expected a header value without CR, LF or other control characters');
 const httpProbe = z.strictObject({
   port,
   host,

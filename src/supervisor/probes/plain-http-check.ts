@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { HTTP_FIELD_VALUE, HTTP_TARGET, HTTP_TOKEN } from '../../config/index.js';
 import { describe } from '../../util/index.js';
 import type { HttpProbeOptions } from './http-check.js';
 import { settleOnce } from './settle-once.js';
@@ -15,20 +16,14 @@ import type { ProbeCheck, ProbeResult } from './types.js';
 // Node's own limit on response headers; a server sending more is broken, not healthy.
 const MAX_HEAD_BYTES = 16 * 1024;
 
-// RFC 9110 token characters: a header name with anything else would let one header smuggle another.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Node's rule for header values: no CR, LF, NUL or other controls but tab, nothing above U+00FF.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-// Node's rule for request targets: no spaces or controls (they would end the request line early).
-const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
 const STATUS_LINE = /^HTTP\/1\.\d (\d{3})(?:[ \t][^\r\n]*)?\r?$/;
 // Global so a search can resume where the last chunk ended: a server dripping bytes must not cost O(n²).
 const HEAD_END = /\n\r?\n/g;
 
 /**
  * The request bytes, built once per probe since nothing in them changes between checks, or why
- * they cannot be built. The config schema accepts any strings as headers, so this is where a CR
- * or LF that would end the header block early is refused.
+ * they cannot be built. A parsed spec has passed the same checks in the config schema; a spec
+ * built by hand has not, and a CR or LF would end the header block early.
  */
 function buildRequest(opts: Pick<HttpProbeOptions, 'host' | 'port' | 'path' | 'headers'>): Buffer | string {
   const hostInHeader = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
@@ -38,15 +33,15 @@ function buildRequest(opts: Pick<HttpProbeOptions, 'host' | 'port' | 'path' | 'h
     ['user-agent', ['User-Agent', 'procmgr-probe']],
   ]);
   for (const [name, value] of Object.entries(opts.headers)) {
-    if (!TOKEN.test(name)) return `invalid header name ${JSON.stringify(name)}`;
+    if (!HTTP_TOKEN.test(name)) return `invalid header name ${JSON.stringify(name)}`;
     // The socket is closed after every check whatever the header says; the server should know.
     if (name.toLowerCase() === 'connection') continue;
     fields.set(name.toLowerCase(), [name, value]);
   }
-  if (!TARGET.test(opts.path)) return `invalid request path ${JSON.stringify(opts.path)}`;
+  if (!HTTP_TARGET.test(opts.path)) return `invalid request path ${JSON.stringify(opts.path)}`;
   let head = `GET ${opts.path} HTTP/1.1\r\n`;
   for (const [name, value] of fields.values()) {
-    if (!FIELD_VALUE.test(value)) return `invalid value of header ${name}: ${JSON.stringify(value)}`;
+    if (!HTTP_FIELD_VALUE.test(value)) return `invalid value of header ${name}: ${JSON.stringify(value)}`;
     head += `${name}: ${value}\r\n`;
   }
   return Buffer.from(`${head}Connection: close\r\n\r\n`, 'latin1');

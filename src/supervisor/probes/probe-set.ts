@@ -5,7 +5,7 @@ import { createCheck } from './create-check.js';
 import { INITIAL_STATUS, INITIAL_VERDICT, recordResult } from './probe-state.js';
 import type { ProbeVerdict } from './probe-state.js';
 import { runCheck } from './run-check.js';
-import type { Ticker } from './ticker.js';
+import { Ticker } from './ticker.js';
 import type { ProbeCheck, ProbeCheckResult, ProbeEvent, ProbeName, ProbeSetStatus, ProbeStatus, ProbeTarget } from './types.js';
 
 /** Options of `ProbeSet`. */
@@ -36,7 +36,7 @@ export interface ProbeSetOptions {
    * move is a one-off, not a cost per interval. Default: 0 (exact waits).
    */
   readonly coalesceMs?: number | undefined;
-  /** Shared with other sets on the same clock: waits (and check timeouts) that end together run from one timer. Default: a timer each. */
+  /** Shared with other sets on the same clock: waits (and check timeouts) that end together run from one timer. Default: one of its own. */
   readonly ticker?: Ticker | undefined;
 }
 
@@ -78,7 +78,7 @@ export class ProbeSet {
   private readonly onCheck: ((result: ProbeCheckResult) => void) | undefined;
   private readonly abandonAfterMs: number;
   private readonly coalesceMs: number;
-  private readonly ticker: Ticker | undefined;
+  private readonly ticker: Ticker;
   private readonly slots = new Map<ProbeName, Slot>();
   private readonly controller = new AbortController();
   // At most one loop per probe over the set's life, so this never grows past three.
@@ -94,7 +94,7 @@ export class ProbeSet {
     this.onCheck = opts.onCheck;
     this.abandonAfterMs = opts.abandonAfterMs ?? 2_000;
     this.coalesceMs = opts.coalesceMs ?? 0;
-    this.ticker = opts.ticker;
+    this.ticker = opts.ticker ?? new Ticker(this.clock);
     const checkFor = opts.checkFor ?? createCheck;
     for (const name of ORDER) {
       const spec = opts.probes[name];
@@ -167,11 +167,10 @@ export class ProbeSet {
         slot.succeeded ||= result.ok;
         const wait = slot.succeeded ? spec.interval : Math.min(spec.interval, spec.startInterval ?? spec.interval);
         const now = this.clock.now();
-        const delay = coalescedDelay(now, wait, this.coalesceMs);
-        await (this.ticker ? this.ticker.wait(now + delay, signal) : sleep(this.clock, delay, signal));
+        await this.ticker.wait(now + coalescedDelay(now, wait, this.coalesceMs), signal);
       }
     } catch (err) {
-      // sleep rejects with the stop reason; that is the normal way out.
+      // a wait rejects with the stop reason; that is the normal way out.
       if (!signal.aborted) throw err;
     }
   }

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../../util/index.js';
 import { describe } from '../../util/index.js';
 import { ProbeTimeoutError } from './errors.js';
-import type { Ticker } from './ticker.js';
+import { Ticker } from './ticker.js';
 import type { ProbeCheck, ProbeResult } from './types.js';
 
 /** Options of `runCheck`. */
@@ -13,7 +13,7 @@ export interface RunCheckOptions {
   readonly abandonAfterMs: number;
   /** Aborts the check early (the ProbeSet stopping); the result is then meaningless. */
   readonly signal: AbortSignal;
-  /** Times the timeout: checks started together share one timer for it. Default: a timer per check. */
+  /** Times the timeout: checks started together share one timer for it. Default: one of its own. */
   readonly ticker?: Ticker | undefined;
 }
 
@@ -55,7 +55,7 @@ export function runCheck(check: ProbeCheck, opts: RunCheckOptions): Promise<Prob
       timeout = new ProbeTimeoutError(timeoutMs);
       abort(timeout);
     };
-    const timer = opts.ticker ? opts.ticker.at(clock.now() + timeoutMs, onTimeout) : clock.setTimer(onTimeout, timeoutMs);
+    const timer = (opts.ticker ?? new Ticker(clock)).at(clock.now() + timeoutMs, onTimeout);
     // A check that noticed the abort may answer with its own wording; the timeout says more.
     const answer = (result: ProbeResult): void =>
       settle(timeout !== undefined && controller.signal.reason === timeout ? { ok: false, message: timeout.message } : result);

@@ -19,6 +19,16 @@ async function serve(handler: http.RequestListener): Promise<number> {
   return listen(server);
 }
 
+/** How many connections to `server` are open right now, as a function to poll. */
+function openConnections(server: net.Server | undefined): () => number {
+  let open = 0;
+  server?.on('connection', (socket: net.Socket) => {
+    open++;
+    socket.on('close', () => open--);
+  });
+  return () => open;
+}
+
 function httpSpec(port: number, path = '/healthz', headers: Record<string, string> = {}) {
   return spec({ http: { host: '127.0.0.1', port, path, scheme: 'http', headers } });
 }
@@ -78,12 +88,8 @@ describe('http check against a real server', () => {
   });
 
   it('a server that never answers times out and its connection is closed', async () => {
-    let open = 0;
     const port = await serve(() => undefined);
-    servers[0]?.on('connection', (socket) => {
-      open++;
-      socket.on('close', () => open--);
-    });
+    const open = openConnections(servers[0]);
     const result = await runCheck(createCheck(httpSpec(port), ownTarget()), {
       clock: realClock,
       timeoutMs: 300,
@@ -91,7 +97,7 @@ describe('http check against a real server', () => {
       signal: new AbortController().signal,
     });
     expect(result).toEqual({ ok: false, message: 'timed out after 300ms' });
-    await expect.poll(() => open, { timeout: 5_000 }).toBe(0);
+    await expect.poll(open, { timeout: 5_000 }).toBe(0);
   });
 });
 
@@ -223,18 +229,14 @@ describe('http check on the wire', () => {
   });
 
   it('an abort rejects with its reason and closes the connection', async () => {
-    let open = 0;
     const port = await serveRaw(() => undefined);
-    rawServers[0]?.on('connection', (socket) => {
-      open++;
-      socket.on('close', () => open--);
-    });
+    const open = openConnections(rawServers[0]);
     const controller = new AbortController();
     const running = createCheck(httpSpec(port), ownTarget())(controller.signal);
-    await expect.poll(() => open).toBe(1);
+    await expect.poll(open).toBe(1);
     controller.abort(new Error('stopping'));
     await expect(running).rejects.toThrow('stopping');
-    await expect.poll(() => open, { timeout: 5_000 }).toBe(0);
+    await expect.poll(open, { timeout: 5_000 }).toBe(0);
   });
 
   it('an already aborted signal rejects at once', async () => {
