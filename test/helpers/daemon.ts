@@ -21,7 +21,8 @@ export function procmgr(args: readonly string[], opts: { env?: Record<string, st
       child.kill('SIGKILL');
       reject(new Error(`procmgr ${args.join(' ')} did not finish: ${stdout}${stderr}`));
     }, opts.timeoutMs ?? 20_000);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
+      // 'close': all output read, which 'exit' does not promise
       timer.cancel();
       resolve({ code, stdout, stderr });
     });
@@ -38,7 +39,8 @@ export class DaemonProcess {
   address = '';
   readonly exited: Promise<number | null>;
   private constructor(readonly child: ChildProcess) {
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': the exit can be reported before the last log lines have been read from the pipe.
+    this.exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogRecord);
@@ -88,7 +90,7 @@ export class DaemonProcess {
 
   /** SIGTERM and wait; SIGKILL if it does not exit in time (a test failure, but no leak). */
   async stop(timeoutMs = 20_000): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return await this.exited;
     this.signal('SIGTERM');
     const timer = realClock.setTimer(() => this.child.kill('SIGKILL'), timeoutMs);
     try {

@@ -155,6 +155,8 @@ processes:
 `;
     const d = await start(writeConfig(dir(), config));
     await runningPids(d, ['db', 'app']);
+    // The API can show app running before its log line has come through the pipe.
+    await d.waitLog((r) => r.msg === 'started' && r.process === 'app');
     const order = d.logs.filter((r) => (r.msg === 'started' || r.msg === 'exited') && r.process !== 'db').map((r) => `${String(r.msg)} ${String(r.process)}`);
     expect(order).toEqual(['started migrate', 'exited migrate', 'started app']);
     const waiting = d.logs.find((r) => r.msg === 'waiting for dependencies' && r.process === 'app');
