@@ -1,3 +1,4 @@
+import * as promClient from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/api/index.js';
 import { FakeClock } from '../../../src/util/index.js';
@@ -138,5 +139,21 @@ describe('createMetrics', () => {
     expect(a.registry).not.toBe(b.registry);
     expect(await a.registry.metrics()).toContain('process_cpu_user_seconds_total');
     expect(await setup().scrape()).not.toContain('process_cpu_user_seconds_total');
+  });
+
+  it('has the same default metrics as prom-client\'s collectDefaultMetrics, loaded without its index', async () => {
+    const theirs = new promClient.Registry();
+    promClient.collectDefaultMetrics({ register: theirs });
+    const ours = createMetrics({ backend: new FakeBackend(), defaultMetrics: true }).registry;
+    const shape = async (r: promClient.Registry) =>
+      (await r.getMetricsAsJSON()).filter((m) => !m.name.startsWith('procmgr_')).map((m) => `${m.name} ${m.type} ${m.help}`).sort();
+    expect(await shape(ours)).toEqual(await shape(theirs));
+    // Our CPU counters, one reading for all three: they move, and user + system = total.
+    for (const end = Date.now() + 20; Date.now() < end; );
+    await ours.metrics();
+    const value = async (name: string) => (await ours.getSingleMetric(name)!.get()).values[0]!.value;
+    const [user, system, total] = [await value('process_cpu_user_seconds_total'), await value('process_cpu_system_seconds_total'), await value('process_cpu_seconds_total')];
+    expect(user).toBeGreaterThan(0);
+    expect(total).toBeCloseTo(user + system, 9);
   });
 });
