@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { realClock, sleep } from '../../src/util/index.js';
+import { imageNodeFlags } from '../launch-flags.js';
 import { median, progress, type Row } from './lib.js';
 
 /**
@@ -17,7 +18,8 @@ import { median, progress, type Row } from './lib.js';
  * POLL_MS), then SIGTERM → exit; median of START_RUNS runs after one unmeasured warm-up, both as
  * a checkout runs it (`node bin/procmgr.mjs`, TypeScript through tsx) and compiled as the
  * container image is (tsc, then the CLI bundled by hack/bundle-cli.mjs, into a temp dir); tsc's
- * output without the bundle is timed too, for comparison.
+ * output without the bundle is timed too, for comparison. Every launch passes the Node flags of
+ * the image's ENTRYPOINT.
  *
  * Idle: the compiled daemon supervising IDLE_PROCESSES tiny HTTP servers, each with a 1 s HTTP
  * liveness probe; once all run and pass, the daemon's own CPU time and RSS from /proc over
@@ -498,11 +500,14 @@ export async function run(): Promise<Row[]> {
   try {
     progress('building src/ into a temp dir as the image does (tsc, then hack/bundle-cli.mjs)');
     const build = buildCompiled(dir);
-    const compiled = [build.bundled];
-    const checkout = [BIN];
+    // Every launch passes the image ENTRYPOINT's Node flags (npm start and the shebang have the same).
+    const flags = imageNodeFlags();
+    progress(`node flags, as in the image's ENTRYPOINT: ${flags.join(' ') || '(none)'}`);
+    const compiled = [...flags, build.bundled];
+    const checkout = [...flags, BIN];
 
     const tsx = await startRuns('checkout (tsx)', checkout, dir);
-    const unbundled = await startRuns('tsc dist/cli, no bundle', [build.unbundled], dir);
+    const unbundled = await startRuns('tsc dist/cli, no bundle', [...flags, build.unbundled], dir);
     const built = await startRuns('compiled', compiled, dir);
     const idle = await idleRun(compiled, dir);
     const yard = await yardstickRun(compiled, dir);
