@@ -8,9 +8,9 @@ import type { Clock } from '../util/index.js';
 type Pending = { readonly kind: 'manager'; readonly event: ManagerEvent } | { readonly kind: 'supervisor'; readonly event: SupervisorEvent };
 
 /**
- * The daemon's metrics, loaded once its processes have been started: prom-client (with the
- * OpenTelemetry API it requires) takes ~20 ms to load, which would otherwise delay the first
- * spawn of every start. Events that arrive before are kept and replayed, so no count is lost;
+ * The daemon's metrics, loaded once its processes have been started: loading prom-client would
+ * otherwise delay the first spawn of every start (~20 ms when that still included the
+ * OpenTelemetry API; src/api/prom.ts now loads less of it). Events that arrive before are kept and replayed, so no count is lost;
  * until then `registry` is undefined and `/metrics` answers 404 for those few milliseconds.
  */
 export class LazyMetrics {

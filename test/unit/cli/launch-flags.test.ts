@@ -4,7 +4,7 @@ import { imageNodeFlags, shebangFlags, startScriptFlags } from '../../../hack/la
 describe('the daemon\'s Node flags', () => {
   it('are the same for `procmgr` on PATH, `npm start` and the image', () => {
     const image = imageNodeFlags();
-    expect(image).toContain('--max-semi-space-size=1');
+    expect(image).toEqual(['--max-semi-space-size=1', '--no-concurrent-recompilation']);
     expect(shebangFlags()).toEqual(image);
     expect(startScriptFlags()).toEqual(image);
   });
