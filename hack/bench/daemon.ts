@@ -174,11 +174,24 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** A `kB` field of /proc/<pid>/status (VmRSS, VmHWM), in MiB. */
-function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+/** A `kB` field of /proc/<pid>/status (or smaps_rollup), in MiB. */
+function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile', file = 'status'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/${file}`);
   return Number(m[1]) / 1024;
+}
+
+/** What VmRSS is made of at one moment: anonymous and file pages, and PSS (shared pages split among their users). */
+interface RssParts {
+  readonly anonMiB: number;
+  readonly fileMiB: number;
+  readonly pssMiB: number;
+}
+
+function rssParts(pid: number): RssParts {
+  const pss = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  if (!pss) throw new Error(`no Pss in /proc/${pid}/smaps_rollup`);
+  return { anonMiB: statusMiB(pid, 'RssAnon'), fileMiB: statusMiB(pid, 'RssFile'), pssMiB: Number(pss[1]) / 1024 };
 }
 
 /** Live processes carrying this run's mark (ours alone: the token is new per run). */
@@ -341,23 +354,31 @@ interface Window {
   readonly seconds: number;
   /** CPU time of each sampled pid over the window, in ms. */
   readonly cpuMs: readonly number[];
-  /** Peak VmRSS of the first pid, sampled every second. */
-  readonly peakRssMiB: number;
+  /** Peak VmRSS of each pid, sampled every second. */
+  readonly peakRssMiB: readonly number[];
+  /** The first pid's VmRSS split, at the sample of its peak. */
+  readonly peakParts: RssParts;
 }
 
-/** Samples the pids' own CPU time and the first pid's RSS over IDLE_SECONDS, touching nothing else. */
+/** Samples the pids' own CPU time and RSS over IDLE_SECONDS, touching nothing else. */
 async function sampleWindow(pids: readonly number[]): Promise<Window> {
   const [main] = pids;
   if (main === undefined) throw new Error('nothing to sample');
   const t0 = performance.now();
   const cpu0 = pids.map(cpuTicks);
-  let peak = statusMiB(main, 'VmRSS');
+  const peak = pids.map((pid) => statusMiB(pid, 'VmRSS'));
+  let peakParts = rssParts(main);
   for (let s = 1; s <= IDLE_SECONDS; s++) {
     await sleep(realClock, Math.max(0, t0 + s * 1000 - performance.now()));
-    peak = Math.max(peak, statusMiB(main, 'VmRSS'));
+    pids.forEach((pid, i) => {
+      const rss = statusMiB(pid, 'VmRSS');
+      if (rss <= (peak[i] ?? 0)) return;
+      peak[i] = rss;
+      if (i === 0) peakParts = rssParts(pid);
+    });
   }
   const cpuMs = pids.map((pid, i) => ((cpuTicks(pid) - (cpu0[i] ?? 0)) / CLK_TCK) * 1000);
-  return { seconds: (performance.now() - t0) / 1000, cpuMs, peakRssMiB: peak };
+  return { seconds: (performance.now() - t0) / 1000, cpuMs, peakRssMiB: peak, peakParts };
 }
 
 const percentOfCore = (cpuMs: number, seconds: number): number => (cpuMs / 1000 / seconds) * 100;
@@ -384,6 +405,7 @@ interface Idle {
   readonly seconds: number;
   readonly cpuPercent: number;
   readonly peakRssMiB: number;
+  readonly peakParts: RssParts;
   readonly hwmMiB: number;
   readonly checks: number;
   readonly cpuUsPerCheck: number;
@@ -420,7 +442,8 @@ async function idleRun(launcher: readonly string[], dir: string): Promise<Idle> 
     return {
       seconds: w.seconds,
       cpuPercent: percentOfCore(cpuMs, w.seconds),
-      peakRssMiB: w.peakRssMiB,
+      peakRssMiB: w.peakRssMiB[0] ?? Number.NaN,
+      peakParts: w.peakParts,
       hwmMiB,
       checks,
       cpuUsPerCheck: (cpuMs * 1000) / checks,
@@ -439,6 +462,7 @@ interface Yardstick {
   /** hack/bench/apps/bare-prober.ts probing the same servers as procmgr would. */
   readonly proberPercent: number;
   readonly proberUsPerCheck: number;
+  readonly proberPeakRssMiB: number;
 }
 
 /**
@@ -482,9 +506,10 @@ async function yardstickRun(launcher: readonly string[], dir: string): Promise<Y
     await d.stop();
     return {
       daemonPercent: percentOfCore(daemonMs, w.seconds),
-      daemonPeakRssMiB: w.peakRssMiB,
+      daemonPeakRssMiB: w.peakRssMiB[0] ?? Number.NaN,
       proberPercent: percentOfCore(proberMs, w.seconds),
       proberUsPerCheck: (proberMs * 1000) / (last.checks - first.checks),
+      proberPeakRssMiB: w.peakRssMiB[1] ?? Number.NaN,
     };
   } finally {
     if (prober && prober.exitCode === null) prober.kill('SIGKILL');
@@ -537,6 +562,9 @@ export async function run(): Promise<Row[]> {
         target: { op: '<=', value: 2 },
       },
       { metric: 'idle peak RSS (VmRSS sampled every 1 s)', n, value: idle.peakRssMiB, unit: 'MiB', target: { op: '<=', value: 80 } },
+      { metric: 'at the peak: anonymous pages (RssAnon)', n, value: idle.peakParts.anonMiB, unit: 'MiB' },
+      { metric: 'at the peak: file pages, mostly the node binary (RssFile)', n, value: idle.peakParts.fileMiB, unit: 'MiB' },
+      { metric: 'at the peak: PSS (shared pages split among their users)', n, value: idle.peakParts.pssMiB, unit: 'MiB' },
       { metric: 'VmHWM at the end (includes start-up)', n, value: idle.hwmMiB, unit: 'MiB' },
       { metric: 'liveness checks in the window', n, value: idle.checks, unit: 'checks' },
       { metric: 'daemon CPU per liveness check', n, value: idle.cpuUsPerCheck, unit: 'µs' },
@@ -544,6 +572,7 @@ export async function run(): Promise<Row[]> {
       { metric: 'idle peak RSS, same processes without probes', n, value: yard.daemonPeakRssMiB, unit: 'MiB' },
       { metric: 'bare Node prober, same checks, no procmgr: CPU', n, value: yard.proberPercent, unit: '% of a core' },
       { metric: 'bare Node prober: CPU per check', n, value: yard.proberUsPerCheck, unit: 'µs' },
+      { metric: 'bare Node prober: peak RSS', n, value: yard.proberPeakRssMiB, unit: 'MiB' },
       { metric: `SIGTERM → exited (${n} processes)`, n, value: idle.stopMs, unit: 'ms' },
     ];
   } finally {
