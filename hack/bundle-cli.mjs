@@ -36,5 +36,12 @@ await build({
   // built-in modules; an ESM bundle has no require of its own.
   banner: { js: "import { createRequire as __procmgrCreateRequire } from 'node:module'; const require = __procmgrCreateRequire(import.meta.url);" },
   sourcemap: 'linked',
+  // V8 keeps every script's source in the heap, as two bytes per character if a single character
+  // of it is not Latin-1, and esbuild keeps comments (ours and zod's have '→', 'µs', 'é'). Without
+  // comments and indentation, and with the remaining non-ASCII characters escaped, the main chunk
+  // is 1.0 MB of one-byte source instead of 1.34 MB of two-byte: ~2 MiB less RSS, same start
+  // time. Identifiers stay as they are; stack traces map back with `node --enable-source-maps`.
+  charset: 'ascii',
+  minifyWhitespace: true,
   logLevel: 'warning',
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,16 @@ describe('the bundled CLI', () => {
   it('is what bin/procmgr.mjs runs when there are no sources', () => {
     expect(existsSync(join(pkg, 'dist/bundle/procmgr.js'))).toBe(true);
     expect(existsSync(join(pkg, 'src'))).toBe(false);
+  });
+
+  it('is ASCII only, so V8 holds its source at one byte per character', () => {
+    const files = readdirSync(join(pkg, 'dist/bundle')).filter((f) => f.endsWith('.js'));
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) {
+      const text = readFileSync(join(pkg, 'dist/bundle', f), 'latin1');
+      // eslint-disable-next-line no-control-regex -- the ASCII range is the point
+      expect({ file: f, nonAscii: /[^\x00-\x7f]/.exec(text)?.index }).toEqual({ file: f, nonAscii: undefined });
+    }
   });
 
   it('validates the example config', async () => {
