@@ -8,14 +8,14 @@ import { median, progress, type Row } from './lib.js';
 
 /**
  * Supervisor suite: procmgr against the physical limit measured in the same run, a bare
- * `child_process.spawn`/kill loop with no manager. Every figure is the median of TRIALS runs (RESTART_TRIALS for
- * restarts) after WARMUPS unmeasured ones (the stop path runs once per trial, so V8 needs a few to compile
- * it); each run uses a fresh manager and leaves no process behind.
+ * `child_process.spawn`/kill loop with no manager. Every figure is the median of TRIALS runs
+ * (RESTART_TRIALS for restarts) after WARMUPS unmeasured ones (the stop path runs once per trial,
+ * so V8 needs a few to compile it); each run uses a fresh manager and leaves no process behind.
  */
 
 const N = 200;
 // The stop of 200 sleeps takes ~20 ms on either side, and single trials of the ratio spread from
-// ~1.0× to ~1.5× on this 2-core machine: the medians need more trials than the restart loop,
+// ~0.7× to ~2× on this 2-core machine: the medians need more trials than the restart loop,
 // whose 200 crashes per trial already average out.
 const TRIALS = 15;
 const RESTART_TRIALS = 9;
