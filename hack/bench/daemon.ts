@@ -40,6 +40,7 @@ const POLL_MS = 5;
 const START_LIMIT_MS = 30_000;
 const STOP_LIMIT_MS = 30_000;
 const IDLE_PROCESSES = 100;
+const RSS_TARGET_MIB = 80e6 / 2 ** 20;
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const SETTLE_MS = 5_000;
 const READY_LIMIT_MS = 180_000;
@@ -561,7 +562,8 @@ export async function run(): Promise<Row[]> {
         unit: '% of a core',
         target: { op: '<=', value: 2 },
       },
-      { metric: 'idle peak RSS (VmRSS sampled every 1 s)', n, value: idle.peakRssMiB, unit: 'MiB', target: { op: '<=', value: 80 } },
+      // The issue's target is 80 MB, PM2's reported figure in decimal megabytes: 76.3 MiB.
+      { metric: 'idle peak RSS (VmRSS sampled every 1 s)', n, value: idle.peakRssMiB, unit: 'MiB', target: { op: '<=', value: RSS_TARGET_MIB } },
       { metric: 'at the peak: anonymous pages (RssAnon)', n, value: idle.peakParts.anonMiB, unit: 'MiB' },
       { metric: 'at the peak: file pages, mostly the node binary (RssFile)', n, value: idle.peakParts.fileMiB, unit: 'MiB' },
       { metric: 'at the peak: PSS (shared pages split among their users)', n, value: idle.peakParts.pssMiB, unit: 'MiB' },
