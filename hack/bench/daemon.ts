@@ -175,10 +175,10 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** A `kB` field of /proc/<pid>/status (or smaps_rollup), in MiB. */
-function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile', file = 'status'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
-  if (!m) throw new Error(`no ${field} in /proc/${pid}/${file}`);
+/** A `kB` field of /proc/<pid>/status, in MiB. */
+function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(m[1]) / 1024;
 }
 

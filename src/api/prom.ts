@@ -1,9 +1,9 @@
 // prom-client, loaded a part at a time. Its index also loads the Pushgateway, whose top-level
 // `require('https')` initialises TLS and OpenSSL, and the cluster aggregator; its default
 // process-CPU metric loads @opentelemetry/api for exemplars. Together that was 8 MiB of the RSS of
-// an empty daemon (78 -> 70 MiB), whose whole budget is 80 MB, for features it never uses. The parts below are the
-// package's own files (it has no `exports` map); the metric names and values are prom-client's,
-// and test/unit/api/metrics.test.ts checks them.
+// an empty daemon (78 -> 70 MiB), whose whole budget is 80 MB, for features it never uses. The
+// parts below are the package's own files (it has no `exports` map); the metric names and values
+// are prom-client's, and test/unit/api/metrics.test.ts checks them.
 import type * as Prom from 'prom-client';
 import CounterImpl from 'prom-client/lib/counter.js';
 import GaugeImpl from 'prom-client/lib/gauge.js';

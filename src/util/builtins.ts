@@ -16,13 +16,10 @@ const require = createRequire(import.meta.url);
 /** node:http, without the undici load an ESM import would trigger (see above). */
 export const http = require('node:http') as typeof Http;
 
-let httpsModule: typeof Https | undefined;
-
 /**
  * node:https on first use: it pulls in tls and crypto (~14 ms), which only HTTPS probes need.
- * Same require path as `http`, for the same reason.
+ * Same require path as `http`, for the same reason; require caches it after the first call.
  */
 export function loadHttps(): typeof Https {
-  httpsModule ??= require('node:https') as typeof Https;
-  return httpsModule;
+  return require('node:https') as typeof Https;
 }

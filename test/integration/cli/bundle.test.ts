@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonProcess, eventually, procmgr, writeConfig } from '../../helpers/daemon.js';
 import { NODE, tempDir } from '../../helpers/supervised.js';
+import { closedPort } from '../probes/helpers.js';
 
 // What an installed package or the container image runs: bin/procmgr.mjs next to a dist/ with the
 // bundle (hack/bundle-cli.mjs, part of `npm run build`) and no src/ to run through tsx. The
@@ -14,16 +14,6 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const pkg = tempDir('procmgr-bundle-');
 const bin = join(pkg, 'bin/procmgr.mjs');
 let d: DaemonProcess | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(() => {
   mkdirSync(join(pkg, 'bin'));
@@ -63,7 +53,7 @@ describe('the bundled CLI', () => {
   });
 
   it('runs a daemon: probes, API, metrics (a lazily loaded chunk), and a clean SIGTERM', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const server = `require('node:http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`;
     const file = writeConfig(
       pkg,
