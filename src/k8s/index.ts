@@ -8,12 +8,11 @@ export {
   PROCESSSET_VERSION,
   processSetCrd,
   processSetStatusSchema,
-  toStructuralSchema,
-  type JsonSchema,
   type ProcessSetCondition,
   type ProcessSetProcessStatus,
   type ProcessSetStatus,
 } from './crd.js';
+export { toStructuralSchema, type JsonSchema } from './structural.js';
 export { createSidecar, type SidecarOptions } from './sidecar.js';
 export { ProcessSetWatchLoop, type WatchLoopOptions } from './watch-loop.js';
 export { StatusWriter, buildStatus, type Condition, type StatusInput, type StatusWriterOptions } from './status.js';

@@ -1,5 +1,11 @@
+import type { SyncResult } from '../core/index.js';
 import { isFailure, restartDelayMs, shouldRestart, type RunEnd } from './restart-policy.js';
 import type { ProcessRuntime } from './runtime.js';
+
+/*
+ * The restart policy's bookkeeping on a runtime: what follows an exit, the credit of a healthy
+ * run, and the breaker's events. The runtime records what happened; this decides what it means.
+ */
 
 /**
  * Decides what follows an exit that procmgr did not ask for (or a probe/limit restart):
@@ -22,7 +28,7 @@ export function applyPolicy(rt: ProcessRuntime, reason: string | undefined): voi
   // A quick exit is a crash even with code 0: a service that keeps exiting is in a loop either way.
   if (failed || h.exit.at - h.startedAt < spec.restart.resetAfter) {
     rt.failures++;
-    if (rt.breaker?.failure(now)) rt.emitBreaker(now);
+    if (rt.breaker?.failure(now)) emitBreaker(rt, now);
   }
   const delayMs = restartDelayMs(spec.restart, rt.failures);
   rt.nextStartAt = Math.max(now + delayMs, rt.breaker?.allowedAt(now) ?? now);
@@ -31,4 +37,32 @@ export function applyPolicy(rt: ProcessRuntime, reason: string | undefined): voi
     rt.setState('Backoff', `${how}; restarting in ${waitMs}ms`);
     rt.deps.emit({ type: 'backoff', id: rt.id, delayMs: waitMs, failures: rt.failures });
   } else rt.setState('Stopped', `${how}; restarting now`);
+}
+
+/** The run has been healthy for `resetAfter`: the delay starts over and a half-open breaker closes. */
+export function markHealthy(rt: ProcessRuntime, now: number): void {
+  if (rt.healthyRun) return;
+  rt.healthyRun = true;
+  rt.failures = 0;
+  if (rt.breaker?.success(now)) emitBreaker(rt, now);
+}
+
+/** Announces the breaker's state (after it changed). */
+export function emitBreaker(rt: ProcessRuntime, now: number): void {
+  const s = rt.breaker?.status(now);
+  if (!s) return;
+  rt.deps.emit({ type: 'breaker', id: rt.id, state: s.state, openUntil: s.openUntil });
+  rt.deps.logger.warn({ process: rt.id, breaker: s.state, openUntil: s.openUntil }, `circuit breaker ${s.state}`);
+}
+
+/** The engine's resync result while a run is up: come back when it becomes healthy. */
+export function runningResult(rt: ProcessRuntime): SyncResult {
+  const h = rt.handle;
+  if (!h || !rt.spec || rt.healthyRun) return {};
+  const ranFor = rt.deps.clock.now() - h.startedAt;
+  if (ranFor >= rt.spec.restart.resetAfter) {
+    markHealthy(rt, rt.deps.clock.now());
+    return {};
+  }
+  return { requeueAfterMs: rt.spec.restart.resetAfter - ranFor };
 }

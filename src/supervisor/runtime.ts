@@ -1,12 +1,11 @@
 import type { ProcessSpec } from '../config/index.js';
 import type { Clock, Logger } from '../util/index.js';
-import type { SyncResult } from '../core/index.js';
 import type { SupervisorEvent } from './events.js';
 import { adoptProcess, ownChild, type ExitInfo, type ProcessHandle } from './handle.js';
 import { LogCapture, type LogLine } from './logs/index.js';
 import type { ProbeEvent } from './probes/index.js';
 import type { ResourceBreach } from './resources.js';
-import { applyPolicy } from './after-exit.js';
+import { applyPolicy, markHealthy } from './after-exit.js';
 import { CircuitBreaker } from './restart-policy.js';
 import { killLeftovers, stopProcess, type StopProgress } from './signals.js';
 import { prepareSpawn, spawnPlan } from './spawn.js';
@@ -213,22 +212,7 @@ export class ProcessRuntime {
     this.endRequest = undefined;
     this.deps.emit({ type: 'exited', id: this.id, pid: h.pid, code: h.exit.code, signal: h.exit.signal, reason, ranForMs });
     this.deps.logger.info({ process: this.id, pid: h.pid, code: h.exit.code, signal: h.exit.signal, reason, ranForMs }, 'exited');
-    if (ranForMs >= this.spec.restart.resetAfter) this.markHealthy(h.exit.at);
-  }
-
-  /** The run has been healthy for `resetAfter`: the delay starts over and a half-open breaker closes. */
-  markHealthy(now: number): void {
-    if (this.healthyRun) return;
-    this.healthyRun = true;
-    this.failures = 0;
-    if (this.breaker?.success(now)) this.emitBreaker(now);
-  }
-
-  emitBreaker(now: number): void {
-    const s = this.breaker?.status(now);
-    if (!s) return;
-    this.deps.emit({ type: 'breaker', id: this.id, state: s.state, openUntil: s.openUntil });
-    this.deps.logger.warn({ process: this.id, breaker: s.state, openUntil: s.openUntil }, `circuit breaker ${s.state}`);
+    if (ranForMs >= this.spec.restart.resetAfter) markHealthy(this, h.exit.at);
   }
 
   private onProbe(e: ProbeEvent): void {
@@ -309,17 +293,5 @@ export class ProcessRuntime {
 
   lines(opts: { tail?: number; since?: number } = {}): LogLine[] {
     return this.logs?.lines(opts) ?? [];
-  }
-
-  /** The engine's resync result while a run is up: come back when it becomes healthy. */
-  runningResult(): SyncResult {
-    const h = this.handle;
-    if (!h || !this.spec || this.healthyRun) return {};
-    const ranFor = this.deps.clock.now() - h.startedAt;
-    if (ranFor >= this.spec.restart.resetAfter) {
-      this.markHealthy(this.deps.clock.now());
-      return {};
-    }
-    return { requeueAfterMs: this.spec.restart.resetAfter - ranFor };
   }
 }

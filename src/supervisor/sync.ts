@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ProcessSpec } from '../config/index.js';
 import type { SyncResult } from '../core/index.js';
-import { applyPolicy } from './after-exit.js';
+import { applyPolicy, emitBreaker, runningResult } from './after-exit.js';
 import { AttachError } from './errors.js';
 import { adoptProcess } from './handle.js';
 import { isLiveStat, readStat } from './proc.js';
@@ -43,7 +43,7 @@ export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: s
       const { reason, kill } = rt.endRequest;
       await rt.stopRun(reason, { graceMs: spec.stopGracePeriod, kill, signal });
       applyPolicy(rt, reason);
-    } else return rt.runningResult();
+    } else return runningResult(rt);
   }
   rt.adopt(spec, hash);
   rt.restartRequested = false;
@@ -54,7 +54,7 @@ export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: s
     if (rt.sm.state !== 'Backoff') rt.setState('Backoff', 'waiting for the circuit breaker');
     return { requeueAfterMs: at - now };
   }
-  if (rt.breaker?.state(now) === 'halfOpen') rt.emitBreaker(now);
+  if (rt.breaker?.state(now) === 'halfOpen') emitBreaker(rt, now);
   return startNow(rt, spec, rt.hadRun ? 'restart' : 'create', signal);
 }
 
@@ -63,7 +63,7 @@ async function startNow(rt: ProcessRuntime, spec: ProcessSpec, reason: string, s
   signal.throwIfAborted();
   if (rt.finished) return {};
   await rt.start(spec, reason);
-  return rt.runningResult();
+  return runningResult(rt);
 }
 
 async function readPid(spec: ProcessSpec): Promise<number> {
