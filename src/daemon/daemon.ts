@@ -86,31 +86,15 @@ export class Daemon {
   }
 
   private constructor(init: DaemonInit) {
-    const options = init;
     const config = init.config;
     const file = init.file?.path;
     this.#file = file;
     this.#config = config;
-    this.#clock = options.clock ?? realClock;
+    this.#clock = init.clock ?? realClock;
     const pm = config.processManager;
     // No `pid`/`hostname` base fields: `pid` on a line is the supervised process's, never procmgr's.
-    this.logger = options.logger ?? pino({ level: pm.logLevel, base: null, timestamp: pino.stdTimeFunctions.isoTime });
+    this.logger = init.logger ?? pino({ level: pm.logLevel, base: null, timestamp: pino.stdTimeFunctions.isoTime });
     const logger = this.logger;
-    let reconcileQueued = false;
-    const reconcileSoon = (): void => {
-      // Events arrive inside the engine's own calls: reconcile after them, once per burst.
-      if (reconcileQueued) return;
-      reconcileQueued = true;
-      queueMicrotask(() => {
-        reconcileQueued = false;
-        try {
-          this.#desired.reconcile();
-        } catch (err) {
-          // Never let this take the daemon (and the supervision of every process) down; the next event retries.
-          logger.error({ err }, 'reconciling the desired set failed');
-        }
-      });
-    };
     const { manager, supervisor } = createSupervisedManager({
       supervisor: {
         clock: this.#clock,
@@ -118,7 +102,7 @@ export class Daemon {
         ...(pm.stateDir === undefined ? {} : { stateDir: pm.stateDir }),
         onEvent: (e) => {
           this.#metrics.onSupervisorEvent(e); // events begin at start(), after construction
-          if (e.type === 'state' || e.type === 'probe') reconcileSoon();
+          if (e.type === 'state' || e.type === 'probe') this.#desired.reconcileSoon();
           for (const fn of this.#listeners) fn(e);
         },
       },
@@ -128,7 +112,7 @@ export class Daemon {
         logger,
         onEvent: (e) => {
           this.#metrics.onManagerEvent(e);
-          if (e.type === 'phase' || e.type === 'removed') reconcileSoon();
+          if (e.type === 'phase' || e.type === 'removed') this.#desired.reconcileSoon();
         },
       },
     });
@@ -142,7 +126,7 @@ export class Daemon {
     const metrics = new LazyMetrics({ backend, clock: this.#clock });
     this.#metrics = metrics;
     this.#api = createApiServer({
-      backend, listen: options.listen ?? formatAddress(pm.api.listen), token: pm.api.token, bodyLimitBytes: pm.api.bodyLimit,
+      backend, listen: init.listen ?? formatAddress(pm.api.listen), token: pm.api.token, bodyLimitBytes: pm.api.bodyLimit,
       metrics, logger, clock: this.#clock,
     });
     // The API comes first and goes last: while processes stop, /readyz answers 503 and `status` still works.

@@ -30,6 +30,7 @@ export class DesiredSet {
   /** id → spec key the engine was given. */
   readonly #declared = new Map<string, string>();
   #waiting = new Map<string, string[]>();
+  #reconcileQueued = false;
 
   constructor(deps: DesiredSetDeps) {
     this.#deps = deps;
@@ -105,6 +106,24 @@ export class DesiredSet {
       if (this.#waiting.get(id)?.join() !== missing.join()) this.#deps.logger.info({ process: id, waitingFor: missing }, 'waiting for dependencies');
     }
     this.#waiting = waiting;
+  }
+
+  /**
+   * `reconcile` once the current call stack is done, once however often it is asked meanwhile:
+   * state events arrive inside the engine's own calls, many in a burst. A throw is logged, not
+   * raised (the supervision of every process must not fail with it); the next event retries.
+   */
+  reconcileSoon(): void {
+    if (this.#reconcileQueued) return;
+    this.#reconcileQueued = true;
+    queueMicrotask(() => {
+      this.#reconcileQueued = false;
+      try {
+        this.reconcile();
+      } catch (err) {
+        this.#deps.logger.error({ err }, 'reconciling the desired set failed');
+      }
+    });
   }
 
   /** Runs a Finished process again (an explicit start or restart of a job that is done): removed, then created anew. */

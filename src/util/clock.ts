@@ -33,6 +33,15 @@ export const realClock: Clock = new RealClock();
 
 /** Resolves after `ms` on `clock`, or rejects with `signal.reason` when aborted first. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return waitForTimer((fire) => clock.setTimer(fire, ms), signal);
+}
+
+/**
+ * Resolves when the timer that `schedule` arms fires (it is given the function to call), or
+ * rejects with `signal.reason` when aborted first; the abort cancels the timer. For timers that
+ * are not plain `setTimer` ones, such as a shared batch of them.
+ */
+export function waitForTimer(schedule: (fire: () => void) => TimerHandle, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) {
       // The AbortSignal convention: reject with whatever reason the aborter chose.
@@ -43,10 +52,10 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
       timer.cancel();
       reject(signal?.reason as unknown);
     };
-    const timer = clock.setTimer(() => {
+    const timer = schedule(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../util/index.js';
+import { waitForTimer, type Clock, type TimerHandle } from '../../util/index.js';
 
 /**
  * One timer per due time, shared by every probe waiting for it. On the coalescing grid the
@@ -38,21 +38,7 @@ export class Ticker {
 
   /** Resolves at clock time `at` (see `at`), or rejects with `signal.reason` when aborted first. */
   wait(at: number, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason as unknown);
-        return;
-      }
-      const onAbort = (): void => {
-        handle.cancel();
-        reject(signal.reason as unknown);
-      };
-      const handle = this.at(at, () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitForTimer((fire) => this.at(at, fire), signal);
   }
 
   /** Due times with waiters (for tests). */
