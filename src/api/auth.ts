@@ -1,16 +1,21 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './errors.js';
 
+/**
+ * What a route gives access to: `open` (health, readiness, and metrics unless protected),
+ * `read` (process data: the list, one process, logs), `change` (PUT, POST).
+ */
+export type Access = 'open' | 'read' | 'change';
+
 /** What the auth decision looks at; every field comes from the request or the server's options. */
 export interface AuthInput {
-  /** The request method; only mutations (anything but GET and HEAD) are checked. */
-  readonly method: string;
+  readonly access: Access;
   /** The raw `Authorization` header, if any. */
   readonly authorization: string | undefined;
-  /** The configured token, if any. */
+  /** The token in force, if any. */
   readonly token: string | undefined;
-  /** The server listens only on loopback or a unix socket (see `isLocalOnly`). */
-  readonly localOnly: boolean;
+  /** A unix socket (the kernel checked the client against the socket's file mode) or TCP. */
+  readonly transport: 'unix' | 'tcp';
 }
 
 /** The outcome: allowed, or the error to answer with (401 UNAUTHORIZED or 403 TOKEN_REQUIRED). */
@@ -20,26 +25,23 @@ const ALLOW: AuthDecision = { ok: true };
 
 /**
  * The auth rule, as one pure function (the server calls it for every request that matched a route):
- * - reads (GET) never need a token;
- * - beyond loopback, a mutation needs `Authorization: Bearer <token>`, and with no token
- *   configured mutations are refused outright (403 TOKEN_REQUIRED) rather than left open;
- * - on loopback or a unix socket no token is needed, but a presented Authorization header must
- *   match a configured token, so a client with a stale token learns it instead of passing by luck.
+ * - `open` routes never need a token (kubelet probes, Prometheus);
+ * - on TCP, loopback included, reads of process data and changes need `Authorization: Bearer
+ *   <token>`: any local user can connect to loopback. With no token in force they are refused
+ *   outright (403 TOKEN_REQUIRED) rather than left open;
+ * - on a unix socket the socket's file mode is the authentication, so no token is needed; a
+ *   presented header must still match a token in force, so a client with a stale token learns it.
  */
 export function authorize(input: AuthInput): AuthDecision {
-  if (input.method === 'GET' || input.method === 'HEAD') return ALLOW;
-  if (input.localOnly) {
+  if (input.access === 'open') return ALLOW;
+  if (input.transport === 'unix') {
     if (input.authorization === undefined || input.token === undefined) return ALLOW;
     return bearerMatches(input.authorization, input.token) ? ALLOW : deny('the bearer token does not match');
   }
   if (input.token === undefined) {
     return {
       ok: false,
-      error: new ApiError(
-        'TOKEN_REQUIRED',
-        403,
-        'changes are refused: the API listens beyond loopback and no token is configured',
-      ),
+      error: new ApiError('TOKEN_REQUIRED', 403, 'refused: this TCP listener has no token configured, so process data and changes are closed (configure api.token or api.tokenFile, or use a unix socket)'),
     };
   }
   if (input.authorization === undefined) return deny('this request needs "Authorization: Bearer <token>"');

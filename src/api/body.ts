@@ -16,11 +16,37 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
   const text = await readLimited(req, limitBytes);
   if (text.trim() === '') throw new ApiError('BAD_REQUEST', 400, 'the request body is empty; expected JSON');
+  if (nestingExceeds(text, MAX_NESTING)) {
+    throw new ApiError('BAD_REQUEST', 400, `the request body nests arrays and objects deeper than ${MAX_NESTING} levels`, { details: { maxNesting: MAX_NESTING } });
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw new ApiError('BAD_REQUEST', 400, `the request body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * How deep a request body may nest. A process list needs about ten levels; validating, hashing
+ * and cloning a body recurse once per level, and a 100 000-deep body would exhaust the stack.
+ */
+export const MAX_NESTING = 64;
+
+/** True when `text` (JSON or not) opens more than `limit` arrays/objects at once outside strings. */
+function nestingExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 function readLimited(req: IncomingMessage, limitBytes: number): Promise<string> {

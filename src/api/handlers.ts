@@ -1,31 +1,39 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Clock, Logger } from '../util/index.js';
-import { authorize } from './auth.js';
+import { authorize, type Access } from './auth.js';
 import type { ApiBackend, ProcessInfo } from './backend.js';
 import { readJsonBody } from './body.js';
 import { ApiError, toHttpError } from './errors.js';
+import { checkBrowser, checkFormPost, type GuardListen } from './guard.js';
 import { serveLogs } from './logs-route.js';
 import type { Followers } from './logs-route.js';
 import { readinessOf } from './readiness.js';
 import { METHODS, matchRoute, parseEnvelope, parseLogsQuery, sendJson } from './routes.js';
 import type { Route } from './routes.js';
+import type { WarnLimiter } from './warn-limiter.js';
 
 /** What every request handler needs; built once by the server. */
 export interface HandlerContext {
   readonly backend: ApiBackend;
   readonly registry: Registry | undefined;
+  /** The token in force (it may change: a reload rotates it). */
   readonly token: string | undefined;
-  readonly localOnly: boolean;
+  readonly listen: GuardListen;
+  /** `/metrics` needs the token like process data (`api.metricsAuth`). */
+  readonly metricsAuth: boolean;
   readonly bodyLimitBytes: number;
   readonly followers: Followers;
   readonly logger: Logger;
+  /** Refused requests are logged through it, so a flood of them is not a flood of lines. */
+  readonly refusals: WarnLimiter;
   readonly clock: Clock;
 }
 
 /**
- * Answers one request; never rejects. The order of checks is route → method → auth → body, so an
- * unauthenticated client learns which routes exist but never whether an id does.
+ * Answers one request; never rejects. The order of checks is browser checks (Host, Origin) →
+ * route → method → auth → form-post check → body, so an unauthenticated client learns which routes exist but
+ * never whether an id does.
  */
 export async function handleRequest(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = ctx.clock.now();
@@ -34,6 +42,8 @@ export async function handleRequest(ctx: HandlerContext, req: IncomingMessage, r
   const pathname = q < 0 ? url : url.slice(0, q);
   const method = req.method ?? 'GET';
   try {
+    const refused = checkBrowser(method, req.headers, ctx.listen);
+    if (refused) throw refusal(ctx, refused, method, pathname, req);
     const route = matchRoute(pathname);
     if (route === undefined) throw new ApiError('NOT_FOUND', 404, `no route ${pathname}`, { details: { path: pathname } });
     const allowed = METHODS[route.name];
@@ -42,8 +52,10 @@ export async function handleRequest(ctx: HandlerContext, req: IncomingMessage, r
         headers: { Allow: allowed.join(', ') },
       });
     }
-    const auth = authorize({ method, authorization: req.headers.authorization, token: ctx.token, localOnly: ctx.localOnly });
-    if (!auth.ok) throw auth.error;
+    const auth = authorize({ access: accessOf(ctx, route, method), authorization: req.headers.authorization, token: ctx.token, transport: ctx.listen.transport });
+    if (!auth.ok) throw refusal(ctx, auth.error, method, pathname, req);
+    const formPost = checkFormPost(method, req.headers, ctx.listen.transport);
+    if (formPost) throw refusal(ctx, formPost, method, pathname, req);
     await dispatch(ctx, route, method, req, res, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
   } catch (err) {
     const http = toHttpError(err);
@@ -53,6 +65,22 @@ export async function handleRequest(ctx: HandlerContext, req: IncomingMessage, r
   } finally {
     ctx.logger.debug({ method, path: pathname, status: res.statusCode, durationMs: ctx.clock.now() - started }, 'api request');
   }
+}
+
+function accessOf(ctx: HandlerContext, route: Route, method: string): Access {
+  if (method !== 'GET' && method !== 'HEAD') return 'change';
+  if (route.name === 'healthz' || route.name === 'readyz') return 'open';
+  if (route.name === 'metrics') return ctx.metricsAuth ? 'read' : 'open';
+  return 'read';
+}
+
+// Who was refused, and why, without the credentials: the Authorization header is never logged.
+function refusal(ctx: HandlerContext, error: ApiError, method: string, path: string, req: IncomingMessage): ApiError {
+  ctx.refusals.warn(
+    { code: error.code, method, path: path.slice(0, 200), remote: req.socket.remoteAddress, host: req.headers.host?.slice(0, 100), origin: req.headers.origin?.slice(0, 100) },
+    'API request refused',
+  );
+  return error;
 }
 
 async function dispatch(ctx: HandlerContext, route: Route, method: string, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {

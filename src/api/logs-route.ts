@@ -28,7 +28,7 @@ export function serveLogs(opts: {
 }): void {
   const { res, backend, id, query, followers, logger } = opts;
   const lines = backend.logs(id, query.tail === undefined ? {} : { tail: query.tail });
-  res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   if (!query.follow) {
     res.end(lines.map(ndjson).join(''));
     return;

@@ -98,6 +98,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
   });
   res.end(text);
 }

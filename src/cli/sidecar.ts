@@ -10,6 +10,7 @@ interface SidecarFlags {
   readonly namespace?: string;
   readonly kubeconfig?: string;
   readonly listen: string;
+  readonly tokenFile?: string;
 }
 
 /** `procmgr sidecar`: the daemon in a pod, fed by a ProcessSet (issue #5). */
@@ -27,6 +28,7 @@ export function addSidecarCommand(program: Command): void {
       if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
       return v;
     }, '0.0.0.0:7070')
+    .option('--token-file <file>', 'file with the bearer token the API requires for process data and changes, e.g. a mounted Secret; re-read on SIGHUP (env PROCMGR_TOKEN_FILE)', process.env.PROCMGR_TOKEN_FILE)
     .action(async (flags: SidecarFlags) => {
       const name = flags.processset ?? flags.configmap;
       if (!name || !flags.namespace || (flags.processset && flags.configmap)) {
@@ -43,6 +45,7 @@ export function addSidecarCommand(program: Command): void {
         configMapKey: flags.configmap ? flags.key : undefined,
         kubeconfig: flags.kubeconfig,
         listen: flags.listen,
+        tokenFile: flags.tokenFile,
         pod: podName ? { name: podName, uid: process.env.POD_UID } : undefined,
       });
       process.exitCode = await serve(daemon);

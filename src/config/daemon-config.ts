@@ -53,11 +53,26 @@ const listenSchema = z.string().transform((text, ctx): ListenAddress => {
   return parsed;
 });
 
+/** `value` within [min, max] (ms or bytes), else an issue naming both ends in `unit`. */
+function within(min: number, max: number, show: (n: number) => string) {
+  return (value: number, ctx: z.RefinementCtx): void => {
+    if (value < min || value > max) ctx.addIssue({ code: 'custom', message: `expected ${show(min)} to ${show(max)}, got ${show(value)}` });
+  };
+}
+
 const apiSchema = z.strictObject({
   listen: listenSchema.prefault('127.0.0.1:7070').describe('`host:port`, `[ipv6]:port` or `unix:/path/to.sock` (a relative socket path resolves against the config file\'s directory). Port 0 picks a free port.'),
-  token: z.string().min(1).optional().describe('Bearer token for mutating requests (PUT, POST). Required of them when `listen` is beyond loopback (without a token they are refused there); on loopback or a unix socket a token is accepted but not required.'),
-  tokenFile: z.string().min(1).optional().describe('File holding the token (surrounding whitespace trimmed), so the secret stays out of this file; relative to the config file\'s directory. Not together with `token`.'),
-  bodyLimit: sizeBytes.prefault('1Mi').describe('Largest request body accepted.'),
+  token: z.string().min(1).max(4096).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces').optional().describe('Bearer token that a TCP listener requires for process data and changes (`Authorization: Bearer <token>`). Without `token` or `tokenFile`, `procmgr run` generates one at start and stores it for the CLI of the same user (see docs/api.md#security); a unix socket needs none.'),
+  tokenFile: z.string().min(1).optional().describe('File holding the token (surrounding whitespace trimmed), so the secret stays out of this file; relative to the config file\'s directory. Re-read on SIGHUP and on every reload: a rotated token takes effect without a restart. Not together with `token`.'),
+  allowedHosts: z
+    .array(z.string().regex(HOSTNAME, 'expected a host name (no port, no scheme)'))
+    .max(100)
+    .default([])
+    .describe('Host names clients may use to reach the API besides `localhost` and its IP addresses (a reverse proxy\'s or a Service\'s name). Any other `Host` header is refused, which stops DNS-rebinding pages.'),
+  metricsAuth: z.boolean().default(false).describe('`/metrics` needs the token too (by default it is open for scrapers, like `/healthz` and `/readyz`).'),
+  bodyLimit: sizeBytes.prefault('1Mi').superRefine(within(1, 64 * 2 ** 20, (n) => `${n} bytes`)).describe('Largest request body accepted (at most 64Mi).'),
+  requestTimeout: durationMs.prefault('30s').superRefine(within(1, 3_600_000, (n) => `${n} ms`)).describe('A request\'s headers and body must arrive within this (at most 1h); a slower one is answered 408 and its connection closed. Log follow streams are not limited by it.'),
+  maxConnections: z.number().int().min(1).max(65_535).default(1024).describe('Most API connections open at once; more are closed as they arrive.'),
 });
 
 const jitter = z.number().min(0).max(2);

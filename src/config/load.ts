@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { daemonConfigSchema, processIdSchema, processListSchema, type DaemonConfig, type Dependency, type DependencyCondition, type ProcessEntry } from './daemon-config.js';
-import { ConfigError, problemsOf, showValue, type ConfigProblem } from './errors.js';
+import { ConfigError, isConfigError, problemsOf, showValue, type ConfigProblem } from './errors.js';
 import type { ProcessSpecInput } from './process-spec.js';
 
 /**
@@ -95,15 +95,34 @@ export async function loadConfigText(text: string, file: string): Promise<Daemon
   const config = resolveConfigPaths(parseDaemonConfig(parseConfigText(text, file), file), dirname(file));
   const tokenFile = config.processManager.api.tokenFile;
   if (tokenFile === undefined) return config;
-  let token: string;
-  try {
-    token = (await readFile(tokenFile, 'utf8')).trim();
-  } catch (err) {
-    throw new ConfigError(`config file ${file}`, [{ path: 'processManager.api.tokenFile', message: `cannot read ${tokenFile}: ${(err as Error).message}` }]);
-  }
-  if (token === '') throw new ConfigError(`config file ${file}`, [{ path: 'processManager.api.tokenFile', message: `${tokenFile} is empty; expected the token` }]);
+  const token = await readTokenFile(tokenFile, `config file ${file}`);
   return { ...config, processManager: { ...config.processManager, api: { ...config.processManager.api, token } } };
 }
+
+/**
+ * Reads an API token file (surrounding whitespace trimmed). Throws `ConfigError` at
+ * `processManager.api.tokenFile` for a missing, unreadable, empty or oversized file; the
+ * message never contains the file's content. `where` names the source in the error.
+ */
+export async function readTokenFile(tokenFile: string, where: string): Promise<string> {
+  const problem = (message: string): ConfigError => new ConfigError(where, [{ path: 'processManager.api.tokenFile', message }]);
+  let text: string;
+  try {
+    const st = await stat(tokenFile);
+    if (!st.isFile()) throw problem(`${tokenFile} is not a regular file`);
+    if (st.size > MAX_TOKEN_FILE_BYTES) throw problem(`${tokenFile} is ${st.size} bytes; expected a token of at most ${MAX_TOKEN_FILE_BYTES}`);
+    text = await readFile(tokenFile, 'utf8');
+  } catch (err) {
+    if (isConfigError(err)) throw err;
+    throw problem(`cannot read ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const token = text.trim();
+  if (token === '') throw problem(`${tokenFile} is empty; expected the token`);
+  if (!/^[\x21-\x7e]+$/.test(token)) throw problem(`${tokenFile} holds characters other than printable ASCII without spaces; expected one token`);
+  return token;
+}
+
+const MAX_TOKEN_FILE_BYTES = 4096;
 
 /**
  * Makes the relative paths of a config absolute against `baseDir` (the config file's directory):

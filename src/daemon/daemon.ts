@@ -5,10 +5,11 @@ import { pino, type Logger as PinoLogger } from 'pino';
 import type { ApplyResult, ProcessInfo } from '../api/backend.js';
 import { formatAddress } from '../api/listen.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
-import { ConfigWatcher, isConfigError, loadConfigText, readConfigFile, type DaemonConfig, type ProcessEntry } from '../config/index.js';
+import { ConfigWatcher, isConfigError, loadConfigText, readConfigFile, readTokenFile, type DaemonConfig, type ProcessEntry, type ProcessManagerSettings } from '../config/index.js';
 import type { ShutdownResult } from '../core/index.js';
 import { createSupervisedManager, type SupervisorEvent } from '../supervisor/index.js';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
+import { ApiToken } from './api-token.js';
 import { DaemonBackend } from './backend.js';
 import { DesiredSet } from './desired-set.js';
 import { LazyMetrics } from './lazy-metrics.js';
@@ -38,6 +39,11 @@ export interface DaemonInit {
   readonly sources?: ((daemon: Daemon) => Component[]) | undefined;
   /** Extra `/healthz` details (the watch loop's last progress). */
   readonly health?: (() => Record<string, unknown>) | undefined;
+  /**
+   * With no token configured, generate one for a TCP listener (stored for this user's CLI).
+   * Default true; the sidecar turns it off (beyond loopback it refuses instead, until a token file is given).
+   */
+  readonly generateToken?: boolean | undefined;
 }
 
 /** What the last reload did, for `/healthz` and the logs. */
@@ -65,6 +71,7 @@ export class Daemon {
   readonly #supervisor;
   readonly #metrics: LazyMetrics;
   readonly #backend: DaemonBackend;
+  readonly #token: ApiToken;
   #config: DaemonConfig;
   #lastReload: ReloadOutcome | undefined;
   #watcher: ConfigWatcher | undefined;
@@ -125,13 +132,26 @@ export class Daemon {
     }));
     const metrics = new LazyMetrics({ backend, clock: this.#clock });
     this.#metrics = metrics;
+    const api = pm.api;
     this.#api = createApiServer({
-      backend, listen: init.listen ?? formatAddress(pm.api.listen), token: pm.api.token, bodyLimitBytes: pm.api.bodyLimit,
-      metrics, logger, clock: this.#clock,
+      backend, listen: init.listen ?? formatAddress(api.listen), allowedHosts: api.allowedHosts, metricsAuth: api.metricsAuth,
+      bodyLimitBytes: api.bodyLimit, requestTimeoutMs: api.requestTimeout, maxConnections: api.maxConnections, metrics, logger, clock: this.#clock,
     });
+    this.#token = new ApiToken({ server: this.#api, logger, generate: init.generateToken ?? true });
     // The API comes first and goes last: while processes stop, /readyz answers 503 and `status` still works.
     const components: Component[] = [
-      { name: 'api', start: () => this.#api.start(), stop: () => this.#api.stop() },
+      {
+        name: 'api',
+        start: async () => {
+          this.#token.prepare(await this.#configuredToken());
+          await this.#api.start();
+          await this.#token.publish();
+        },
+        stop: async () => {
+          await this.#api.stop();
+          await this.#token.close();
+        },
+      },
       { name: 'processes', start: () => this.#startProcesses(), stop: () => this.#stopProcesses() },
       { name: 'metrics', start: () => metrics.load(), stop: () => Promise.resolve() },
     ];
@@ -194,7 +214,15 @@ export class Daemon {
   /** Re-reads the config file (SIGHUP). A bad file is logged and rejected; the running set is kept. */
   reload(reason = 'reload requested'): Promise<ReloadOutcome> {
     const file = this.#file;
-    if (file === undefined) return Promise.resolve(this.#rejected('no config file to reload: the process set comes from its source'));
+    if (file === undefined) {
+      // The set comes from its source; only a token file can change under us.
+      if (this.#config.processManager.api.tokenFile === undefined) return Promise.resolve(this.#rejected('no config file to reload: the process set comes from its source'));
+      return this.#serialized(async () => {
+        await this.#token.rotate(await this.#configuredToken());
+        this.#lastReload = { ok: true, at: this.#clock.now() };
+        return this.#lastReload;
+      });
+    }
     return this.#serialized(async () => {
       let text: string;
       try {
@@ -269,11 +297,12 @@ export class Daemon {
       this.logger.error({ config: this.#file, problems: err.problems, reason }, 'config rejected; the running processes keep their last good config');
       return this.#rejected(err.message);
     }
-    if (JSON.stringify(next.processManager) !== JSON.stringify(this.#config.processManager)) {
-      // Listen address, state dir and engine tuning are wired at start; only the log level follows a reload.
+    if (JSON.stringify(settingsAtStart(next.processManager)) !== JSON.stringify(settingsAtStart(this.#config.processManager))) {
+      // Listen address, state dir and engine tuning are wired at start; the log level and the token follow a reload.
       this.logger.level = next.processManager.logLevel;
-      this.logger.warn({ config: this.#file }, 'processManager settings changed: only logLevel applies now; restart procmgr for the rest');
+      this.logger.warn({ config: this.#file }, 'processManager settings changed: only logLevel and the API token apply now; restart procmgr for the rest');
     }
+    await this.#token.rotate(next.processManager.api.token);
     this.#config = next;
     const result = this.#desired.apply(next.processes);
     this.#lastReload = { ok: true, at: this.#clock.now() };
@@ -281,8 +310,31 @@ export class Daemon {
     return this.#lastReload;
   }
 
+  /**
+   * The token the config names. A config file's `tokenFile` was read with the file (a bad one is
+   * a ConfigError there); without a file (the sidecar) it is read here, and an unreadable one
+   * leaves the API without a token, so it refuses process data and changes until a SIGHUP
+   * finds the file readable.
+   */
+  async #configuredToken(): Promise<string | undefined> {
+    const api = this.#config.processManager.api;
+    if (api.token !== undefined || api.tokenFile === undefined || this.#file !== undefined) return api.token;
+    try {
+      return await readTokenFile(api.tokenFile, 'sidecar --token-file');
+    } catch (err) {
+      if (!isConfigError(err)) throw err;
+      this.logger.warn({ tokenFile: api.tokenFile, problems: err.problems }, 'API token file unreadable: process data and changes are refused until it is (SIGHUP re-reads it)');
+      return undefined;
+    }
+  }
+
   #rejected(error: string): ReloadOutcome {
     this.#lastReload = { ok: false, at: this.#clock.now(), error };
     return this.#lastReload;
   }
+}
+
+/** The settings that apply only at start: everything but the log level and the token. */
+function settingsAtStart(pm: ProcessManagerSettings): unknown {
+  return { ...pm, logLevel: undefined, api: { ...pm.api, token: undefined } };
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
 import { isConfigError, parseConfigText, parseDaemonConfig, parseProcessList } from '../config/index.js';
@@ -18,6 +19,11 @@ export interface SidecarOptions {
   readonly kubeconfig?: string | undefined;
   /** The API's address. Default `0.0.0.0:7070`, so the kubelet's probes reach `/readyz` (mutations then need a token). */
   readonly listen?: string | undefined;
+  /**
+   * A file holding the API's bearer token (a mounted Secret), re-read on SIGHUP. Without it (or
+   * while it is unreadable) a TCP listener refuses process data and changes. Default: none.
+   */
+  readonly tokenFile?: string | undefined;
   /** Serve a ConfigMap's key (YAML: a `processes` list) instead of a ProcessSet named `name`. */
   readonly configMapKey?: string | undefined;
   /** Default: built from `kubeconfig` (tests may pass their own). */
@@ -51,7 +57,8 @@ export function createSidecar(opts: SidecarOptions): Daemon {
       : { kind: 'ConfigMap', apiVersion: 'v1', name: opts.name, namespace: opts.namespace };
   const listen = opts.listen ?? '0.0.0.0:7070';
   let loop: ProcessSetWatchLoop | undefined;
-  const config = parseDaemonConfig({ processManager: { api: { listen: listen.startsWith('/') ? `unix:${listen}` : listen }, reload: { watch: false } } }, 'sidecar defaults');
+  const apiSettings = { listen: listen.startsWith('/') ? `unix:${listen}` : listen, ...(opts.tokenFile === undefined ? {} : { tokenFile: resolve(opts.tokenFile) }) };
+  const config = parseDaemonConfig({ processManager: { api: apiSettings, reload: { watch: false } } }, 'sidecar defaults');
   const source = (daemon: Daemon): Component[] => {
     const log = daemon.logger.child({ processSet: `${opts.namespace}/${opts.name}` });
     const status = new StatusWriter({ api, clock, logger: log, minIntervalMs: opts.statusMinIntervalMs });
@@ -138,6 +145,7 @@ export function createSidecar(opts: SidecarOptions): Daemon {
     logger: opts.logger,
     clock,
     sources: source,
+    generateToken: false,
     health: () => ({ processSet: `${opts.namespace}/${opts.name}`, watchProgressAt: loop?.lastProgressAt, watch: loop?.stats }),
   });
 }

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { findTokenFile } from '../../src/api/token-file.js';
 import { realClock, sleep } from '../../src/util/index.js';
 import { NODE } from './supervised.js';
 
@@ -37,6 +38,8 @@ export class DaemonProcess {
   readonly logs: LogRecord[] = [];
   readonly stderr: string[] = [];
   address = '';
+  /** The API token the daemon generated (found the way the CLI finds it), or the configured one. */
+  token: string | undefined;
   readonly exited: Promise<number | null>;
   private constructor(readonly child: ChildProcess) {
     // 'close', not 'exit': the exit can be reported before the last log lines have been read from the pipe.
@@ -58,6 +61,7 @@ export class DaemonProcess {
     try {
       const running = await d.waitLog((r) => r.msg === 'procmgr running', 30_000);
       d.address = String(running.api);
+      d.token = (await findTokenFile(Number(d.address.slice(d.address.lastIndexOf(':') + 1))))?.token;
       return d;
     } catch (err) {
       await d.stop(); // never leave a daemon (and what it started) behind a failed start
@@ -79,8 +83,11 @@ export class DaemonProcess {
     return `http://${this.address}${path}`;
   }
 
+  /** A request with the daemon's token (unless `init.headers` names an Authorization of its own). */
   async json<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-    const res = await fetch(this.url(path), init);
+    const headers = new Headers(init?.headers);
+    if (this.token !== undefined && !headers.has('authorization')) headers.set('Authorization', `Bearer ${this.token}`);
+    const res = await fetch(this.url(path), { ...init, headers });
     return { status: res.status, body: (await res.json()) as T };
   }
 

@@ -168,7 +168,7 @@ processes:
   it('a finished job runs again on start, and a log follow of it ends when it finishes', async () => {
     const config = 'processes:\n  - id: job\n    command: sh\n    args: ["-c", "sleep 0.5; echo done"]\n    restart: { policy: never }\n';
     const d = await start(writeConfig(dir(), config));
-    const res = await fetch(d.url('/v1/processes/job/logs?follow=1'));
+    const res = await fetch(d.url('/v1/processes/job/logs?follow=1'), { headers: { Authorization: `Bearer ${d.token ?? ''}` } });
     expect(res.status).toBe(200);
     // The stream ends by itself once the job has finished (a `logs -f` would return).
     const text = await res.text();

@@ -5,7 +5,7 @@ import { ApiError, createApiClient } from '../../../src/api/index.js';
 import type { LogLine } from '../../../src/supervisor/index.js';
 import { waitFor } from '../../helpers/supervised.js';
 import { FakeBackend, info } from './fake-backend.js';
-import { useServers } from './http.js';
+import { TEST_TOKEN, useServers } from './http.js';
 
 const servers = useServers();
 
@@ -13,7 +13,7 @@ describe('ApiClient against the real server', () => {
   it('lists, gets, acts, applies and reads health and readiness over TCP', async () => {
     const backend = new FakeBackend(info('web', { readinessProbe: true }), info('a/b'));
     const { address } = await servers.start({ backend });
-    const client = createApiClient({ address });
+    const client = createApiClient({ address, token: TEST_TOKEN });
     expect((await client.list()).map((p) => p.id)).toEqual(['a/b', 'web']);
     expect((await client.get('a/b')).id).toBe('a/b');
     await client.restart('web');
@@ -32,7 +32,7 @@ describe('ApiClient against the real server', () => {
   it('turns error answers into ApiError with the server code, status and details', async () => {
     const backend = new FakeBackend(info('web'));
     const { address } = await servers.start({ backend, token: 'tok' });
-    const client = createApiClient({ address: `http://${address}/` });
+    const client = createApiClient({ address: `http://${address}/`, token: 'tok' });
     await expect(client.get('nope')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404, details: { id: 'nope' } });
     await expect(client.apply([{}])).rejects.toMatchObject({ code: 'INVALID_CONFIG', status: 422, details: { problems: [{ path: 'processes[0].id' }] } });
     const wrong = createApiClient({ address, token: 'bad' });
@@ -68,7 +68,7 @@ describe('ApiClient against the real server', () => {
   it('followLogs resolves when the server stops, and rejects at once for an unknown id', async () => {
     const backend = new FakeBackend(info('web'));
     const server = await servers.start({ backend });
-    const client = createApiClient({ address: server.address });
+    const client = createApiClient({ address: server.address, token: TEST_TOKEN });
     await expect(client.followLogs('nope', () => undefined)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const following = client.followLogs('web', () => undefined);
     await waitFor('the follower', () => backend.followerCount('web') === 1);

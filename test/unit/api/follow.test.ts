@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock, flushMicrotasks, realClock } from '../../../src/util/index.js';
 import { waitFor } from '../../helpers/supervised.js';
 import { FakeBackend, info } from './fake-backend.js';
-import { send, useServers } from './http.js';
+import { TEST_TOKEN, send, useServers } from './http.js';
 
 const servers = useServers();
 
@@ -21,7 +21,7 @@ function follow(address: string, path: string): Promise<Follow> {
   return new Promise((resolve, reject) => {
     // A keep-alive agent, as curl and browsers use: stop() must not wait for such a connection to idle out.
     const agent = new Agent({ keepAlive: true });
-    const req = request({ host, port, path, agent }, (res) => {
+    const req = request({ host, port, path, agent, headers: { Authorization: `Bearer ${TEST_TOKEN}` } }, (res) => {
       const lines: { line: string }[] = [];
       let partial = '';
       res.setEncoding('utf8');

@@ -16,14 +16,21 @@ export interface Answer {
   json: unknown;
 }
 
-/** A raw request (the client under test is not used here, so the server is tested on its own). */
+/** The token `useServers` gives its servers unless a test names another (or `token: undefined`). */
+export const TEST_TOKEN = 'test-token';
+
+/**
+ * A raw request (the client under test is not used here, so the server is tested on its own).
+ * It carries `Authorization: Bearer TEST_TOKEN` unless `auth` is false or the headers name one.
+ */
 export function send(
   address: string,
-  opts: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer },
+  opts: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer; auth?: boolean },
 ): Promise<Answer> {
   const target = address.startsWith('/') ? { socketPath: address } : hostPort(address);
+  const headers = { ...(opts.auth === false ? {} : { Authorization: `Bearer ${TEST_TOKEN}` }), ...opts.headers };
   return new Promise((resolve, reject) => {
-    const req = request({ ...target, agent: false, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers ?? {} }, (res) => {
+    const req = request({ ...target, agent: false, method: opts.method ?? 'GET', path: opts.path, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -65,7 +72,7 @@ export function useServers(): { start(opts: ApiServerOptions): Promise<ApiServer
   });
   return {
     async start(opts) {
-      const server = createApiServer({ listen: '127.0.0.1:0', ...opts });
+      const server = createApiServer({ listen: '127.0.0.1:0', token: TEST_TOKEN, ...opts });
       servers.push(server);
       await server.start();
       return server;

@@ -18,7 +18,7 @@ describe('parseDaemonConfig defaults', () => {
   it.each([null, undefined, {}, { processManager: null, processes: null }])('%j is an empty config with every default', (input) => {
     expect(parseDaemonConfig(input)).toEqual({
       processManager: {
-        api: { listen: { kind: 'tcp', host: '127.0.0.1', port: 7070 }, bodyLimit: 2 ** 20 },
+        api: { listen: { kind: 'tcp', host: '127.0.0.1', port: 7070 }, allowedHosts: [], metricsAuth: false, bodyLimit: 2 ** 20, requestTimeout: 30_000, maxConnections: 1024 },
         logLevel: 'info',
         shutdownTimeout: 30_000,
         reload: { watch: true, debounce: 200 },
@@ -97,6 +97,11 @@ describe('errors name the path, the value and the expectation', () => {
     [{ processes: { web } }, 'processes: expected a list of a mapping, got a mapping'],
     [{ processManager: { logLevel: 'loud' } }, 'processManager.logLevel: expected one of "trace", "debug", "info", "warn", "error", "fatal", "silent", got "loud"'],
     [{ processManager: { api: { bodyLimit: 'huge' } } }, 'processManager.api.bodyLimit: expected a size like "512Mi", "10MB" or a number of bytes, got "huge"'],
+    [{ processManager: { api: { bodyLimit: 0 } } }, 'processManager.api.bodyLimit: expected 1 bytes to 67108864 bytes, got 0 bytes'],
+    [{ processManager: { api: { requestTimeout: '2h' } } }, 'processManager.api.requestTimeout: expected 1 ms to 3600000 ms, got 7200000 ms'],
+    [{ processManager: { api: { requestTimeout: 0 } } }, 'processManager.api.requestTimeout: expected 1 ms to 3600000 ms, got 0 ms'],
+    [{ processManager: { api: { maxConnections: 0 } } }, 'processManager.api.maxConnections: expected integer 1-65535, got 0'],
+    [{ processManager: { api: { allowedHosts: ['http://x'] } } }, 'processManager.api.allowedHosts[0]: expected a host name (no port, no scheme), got "http://x"'],
     [{ processManager: { engine: { backoff: { base: '1m', max: '1s' } } } }, 'processManager.engine.backoff.max: expected at least backoff.base (60000 ms), got 1000 ms'],
     [{ processManager: { engine: { callTimeout: 0 } } }, 'processManager.engine.callTimeout: expected a duration > 0, got 0'],
     [{ processManager: { engine: { resyncJitter: 3 } } }, 'processManager.engine.resyncJitter: expected number 0-2, got 3'],
@@ -108,7 +113,7 @@ describe('errors name the path, the value and the expectation', () => {
   it.each([
     [{ typo: 1 }, 'typo: unknown key; expected one of processManager, processes'],
     [{ processManager: { logLevl: 'info' } }, 'processManager.logLevl: unknown key; did you mean "logLevel"?'],
-    [{ processManager: { api: { port: 1 } } }, 'processManager.api.port: unknown key; expected one of listen, token, tokenFile, bodyLimit'],
+    [{ processManager: { api: { port: 1 } } }, 'processManager.api.port: unknown key; expected one of listen, token, tokenFile, allowedHosts, metricsAuth, bodyLimit, requestTimeout, maxConnections'],
     [{ processManager: { engine: { resyncIntervall: '1s' } } }, 'processManager.engine.resyncIntervall: unknown key; did you mean "resyncInterval"?'],
     [{ processes: [{ ...web, comand: 'x' }] }, 'processes[0].comand: unknown key; did you mean "command"?'],
     [{ processes: [{ ...web, depends_on: ['db'] }] }, 'processes[0].depends_on: unknown key'],

@@ -132,7 +132,13 @@ describe('deploy/', () => {
     const name = obj(docs('processset.yaml')[0]?.metadata).name;
     const deployment = docs('deployment.yaml')[0];
     const sidecar = obj(list(obj(obj(obj(deployment?.spec).template).spec).initContainers)[0]);
-    expect(sidecar).toMatchObject({ image: 'procmgr:dev', restartPolicy: 'Always', args: ['sidecar', '--processset', name] });
+    expect(sidecar).toMatchObject({ image: 'procmgr:dev', restartPolicy: 'Always' });
+    const args = list(sidecar.args);
+    expect(args.slice(0, 3)).toEqual(['sidecar', '--processset', name]);
+    // The API token comes from a mounted Secret, at the path the flag names.
+    const tokenFile = String(args[args.indexOf('--token-file') + 1]);
+    const mounts = list(sidecar.volumeMounts).map(obj);
+    expect(mounts.some((m) => tokenFile.startsWith(`${String(m.mountPath).replace(/\/$/, '')}/`))).toBe(true);
     expect(list(sidecar.env).map((e) => obj(e).name)).toEqual(['POD_NAMESPACE', 'POD_NAME', 'POD_UID']);
     const role = docs('rbac.yaml').find((d) => d.kind === 'Role');
     const named = list(role?.rules).map(obj).filter((r) => r.resourceNames !== undefined);
