@@ -154,10 +154,24 @@ const ZOD_TYPES: Readonly<Record<string, string>> = { int: 'an integer', number:
 
 /** The bad value as shown to users; undefined when the parse did not report it (no `reportInput`). */
 function got(issue: z.core.$ZodIssue): string | undefined {
-  if ('input' in issue) return showValue(issue.input);
+  if ('input' in issue) return isSecret(issue.path) ? kindOf(issue.input) : showValue(issue.input);
   // zod's own invalid_type message still names the type it received.
   const received = /received (\w+)/.exec(issue.message)?.[1];
   return received === undefined ? undefined : received === 'undefined' ? 'nothing' : `a ${received}`;
+}
+
+/**
+ * Values that may be secrets (a process's `env` values, the API token) are described by their
+ * kind only: problems are logged, and logs are read by more people than the config file.
+ */
+function isSecret(path: readonly PropertyKey[]): boolean {
+  const env = path.lastIndexOf('env');
+  return (env >= 0 && env < path.length - 1) || path[path.length - 1] === 'token';
+}
+
+function kindOf(v: unknown): string {
+  if (v === undefined || v === null || typeof v === 'object') return showValue(v);
+  return `a ${typeof v} (value not shown)`;
 }
 
 function expectedGot(expected: string, issue: z.core.$ZodIssue): string {

@@ -88,7 +88,7 @@ describe('errors name the path, the value and the expectation', () => {
     [{ processes: [{ ...web, probes: { readiness: { tcp: { port: 0 } } } }] }, 'processes[0].probes.readiness.tcp.port: expected integer 1-65535, got 0'],
     [{ processes: [{ ...web, restart: { policy: 'sometimes' } }] }, 'processes[0].restart.policy: expected one of "never", "on-failure", "always", "unless-stopped", got "sometimes"'],
     [{ processes: [{ ...web, restart: { delay: -5 } }] }, 'processes[0].restart.delay: expected a duration like "500ms", "5s", "1m" or a number of milliseconds, got -5'],
-    [{ processes: [{ ...web, env: { A: 1 } }] }, 'processes[0].env.A: expected a string, got 1'],
+    [{ processes: [{ ...web, env: { A: 1 } }] }, 'processes[0].env.A: expected a string, got a number (value not shown)'],
     [{ processes: [{ ...web, user: true }] }, 'processes[0].user: expected a non-empty string or integer >= 0, got true'],
     [{ processes: [{ ...web, umask: '999' }] }, 'processes[0].umask: expected an octal mask like "022", got "999"'],
     [{ processes: [{ ...web, probes: { startup: { http: { port: 80, path: 'x' } } } }] }, 'processes[0].probes.startup.http.path: expected a request path starting with "/", without spaces or control characters, got "x"'],
@@ -97,6 +97,9 @@ describe('errors name the path, the value and the expectation', () => {
     [{ processes: { web } }, 'processes: expected a list of a mapping, got a mapping'],
     [{ processManager: { logLevel: 'loud' } }, 'processManager.logLevel: expected one of "trace", "debug", "info", "warn", "error", "fatal", "silent", got "loud"'],
     [{ processManager: { api: { bodyLimit: 'huge' } } }, 'processManager.api.bodyLimit: expected a size like "512Mi", "10MB" or a number of bytes, got "huge"'],
+    // Secrets are described by their kind, never shown: problems are logged.
+    [{ processManager: { api: { token: 12345 } } }, 'processManager.api.token: expected a non-empty string, got a number (value not shown)'],
+    [{ processes: [{ id: 'w', command: 'x', env: { PASSWORD: 987654 } }] }, 'processes[0].env.PASSWORD: expected a string, got a number (value not shown)'],
     [{ processManager: { api: { bodyLimit: 0 } } }, 'processManager.api.bodyLimit: expected 1 bytes to 67108864 bytes, got 0 bytes'],
     [{ processManager: { api: { requestTimeout: '2h' } } }, 'processManager.api.requestTimeout: expected 1 ms to 3600000 ms, got 7200000 ms'],
     [{ processManager: { api: { requestTimeout: 0 } } }, 'processManager.api.requestTimeout: expected 1 ms to 3600000 ms, got 0 ms'],
