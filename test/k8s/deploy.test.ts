@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ApiException, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processSetCrd } from '../../src/k8s/index.js';
@@ -101,6 +104,29 @@ describe('deploy/ on a real API server', () => {
     }
   });
 
+  it('deployment.yaml: the sidecar reads its API token from the optional Secret procmgr-api-token, mounted into it alone; deploy/ ships no Secret', async () => {
+    type Container = { name: string; args?: string[]; volumeMounts?: Obj[] };
+    const built = (dir: string): Promise<Obj[]> => kubectl('kustomize', dir).then((text) => parseAllDocuments(text).map((d) => d.toJS() as Obj));
+    const objects = await built(DEPLOY);
+    const pod = (objects.find((o) => o.kind === 'Deployment') as { spec: { template: { spec: { initContainers: Container[]; containers: Container[]; volumes: Obj[] } } } }).spec.template.spec;
+    const procmgr = pod.initContainers.find((c) => c.name === 'procmgr');
+    expect(procmgr?.args).toEqual(['sidecar', '--processset', 'example', '--token-file', '/etc/procmgr/api-token/token']);
+    expect(procmgr?.volumeMounts).toContainEqual({ name: 'procmgr-api-token', mountPath: '/etc/procmgr/api-token', readOnly: true });
+    expect(pod.volumes.find((v) => v.name === 'procmgr-api-token')).toEqual({ name: 'procmgr-api-token', secret: { secretName: 'procmgr-api-token', optional: true, items: [{ key: 'token', path: 'token' }] } });
+    for (const c of [...pod.containers, ...pod.initContainers.filter((x) => x !== procmgr)]) {
+      expect((c.volumeMounts ?? []).map((m) => m.name), c.name).not.toContain('procmgr-api-token');
+    }
+    // Everyone applying deploy/ would share a token written here: it is created per install (README.md).
+    const dir = mkdtempSync(join(tmpdir(), 'procmgr-kustomize-'));
+    try {
+      writeFileSync(join(dir, 'kustomization.yaml'), stringify({ resources: [relative(dir, DEPLOY)], components: [relative(dir, `${DEPLOY}components/configmap`)] }));
+      const withConfigMap = await built(dir);
+      expect([...objects, ...withConfigMap].filter((o) => o.kind === 'Secret')).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('accepts the example ProcessSet', async () => {
     const r = await run(['apply', '--validate=strict', '-f', '-'], { input: processSet('example') });
     expect(r.code, r.stderr).toBe(0);
@@ -131,7 +157,7 @@ describe('deploy/ on a real API server', () => {
     expect(stored.spec.processes[0]).not.toHaveProperty('bogus');
   });
 
-  it('rbac.yaml lets the sidecar read and watch its own ProcessSet and write its status, nothing else', async () => {
+  it('rbac.yaml lets the sidecar list and watch its own ProcessSet, patch its status and record Events, nothing else', async () => {
     await kubectl('apply', '-n', ns, '-f', `${DEPLOY}rbac.yaml`);
     for (const name of ['example', 'other']) {
       const r = await run(['apply', '-f', '-'], { input: processSet(name) });
@@ -140,17 +166,14 @@ describe('deploy/ on a real API server', () => {
     const token = (await kubectl('create', 'token', 'procmgr', '-n', ns, '--duration=10m')).trim();
     const sa = (...args: string[]): Promise<Result> => asServiceAccount(token, args);
 
-    // The authorizer learns of new bindings through an informer: allow it a moment.
-    let get = await sa('get', 'processset', 'example', '-o', 'name');
-    for (let i = 0; i < 50 && get.code !== 0; i++) {
-      await sleep(realClock, 100);
-      get = await sa('get', 'processset', 'example', '-o', 'name');
-    }
-    expect(get.code, get.stderr).toBe(0);
-
     // list and watch are allowed with the field selector that names the set (resourceNames)...
     const base = `/apis/procmgr.dev/v1alpha1/namespaces/${ns}/processsets`;
-    const list = await sa('get', '--raw', `${base}?fieldSelector=metadata.name%3Dexample`);
+    // (the authorizer learns of new bindings through an informer: allow it a moment)
+    let list = await sa('get', '--raw', `${base}?fieldSelector=metadata.name%3Dexample`);
+    for (let i = 0; i < 50 && list.code !== 0; i++) {
+      await sleep(realClock, 100);
+      list = await sa('get', '--raw', `${base}?fieldSelector=metadata.name%3Dexample`);
+    }
     expect(list.code, list.stderr).toBe(0);
     expect((JSON.parse(list.stdout) as { items: Obj[] }).items.map((i) => (i.metadata as Obj).name)).toEqual(['example']);
     // (timeoutSeconds ends the watch on the server side after its initial ADDED event)
@@ -158,29 +181,63 @@ describe('deploy/ on a real API server', () => {
     expect(watch.code, watch.stderr).toBe(0);
     expect(watch.stdout).toMatch(/"type":"ADDED".*"name":"example"/);
 
-    // ...and its status can be patched,
-    const patched = await sa('patch', 'processset', 'example', '--subresource=status', '--type=merge', '-p', '{"status":{"processCount":2,"readyCount":0}}');
-    expect(patched.code, patched.stderr).toBe(0);
+    // ...and, as the sidecar does it (client-node, a JSON merge patch; kubectl patch would get first),
+    // its status can be patched,
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'test', server: cluster.server, caFile: cluster.caFile }],
+      users: [{ name: 'sa', token }],
+      contexts: [{ name: 'sa', cluster: 'test', user: 'sa', namespace: ns }],
+      currentContext: 'sa',
+    });
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const core = kc.makeApiClient(CoreV1Api);
+    const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    const PS = { group: 'procmgr.dev', version: 'v1alpha1', plural: 'processsets', namespace: ns };
+    await custom.patchNamespacedCustomObjectStatus({ ...PS, name: 'example', body: { status: { processCount: 2, readyCount: 0 } } }, merge);
     expect(await kubectl('get', 'processset', 'example', '-n', ns, '-o', 'jsonpath={.status.processCount}')).toBe('2');
 
-    // as can events be recorded.
-    const event = { apiVersion: 'v1', kind: 'Event', metadata: { generateName: 'example-' }, involvedObject: { kind: 'Pod', name: 'example-0', namespace: ns }, reason: 'Started', message: 'Started process web', type: 'Normal' };
-    const recorded = await asServiceAccount(token, ['create', '-f', '-'], JSON.stringify(event));
-    expect(recorded.code, recorded.stderr).toBe(0);
+    // and (core/v1) Events can be created and patched.
+    const involvedObject = { kind: 'Pod', name: 'example-0', namespace: ns };
+    const event = { metadata: { name: 'example-0.started', namespace: ns }, involvedObject, reason: 'Started', message: 'Started process web', type: 'Normal', count: 1 };
+    await core.createNamespacedEvent({ namespace: ns, body: event });
+    await core.patchNamespacedEvent({ name: 'example-0.started', namespace: ns, body: { count: 2 } }, merge);
+    expect(await kubectl('get', 'event', 'example-0.started', '-n', ns, '-o', 'jsonpath={.count}')).toBe('2');
 
+    // Everything else is refused: kubectl for reads (one request each), client-node for writes.
     const forbidden: Array<[string, string[]]> = [
       ['list every ProcessSet', ['get', 'processsets']],
       ['watch every ProcessSet', ['get', '--raw', `${base}?watch=true&timeoutSeconds=1`]],
       ['get another ProcessSet', ['get', 'processset', 'other']],
-      ['change the spec of its ProcessSet', ['patch', 'processset', 'example', '--type=merge', '-p', '{"spec":{"processes":[]}}']],
-      ['patch the status of another ProcessSet', ['patch', 'processset', 'other', '--subresource=status', '--type=merge', '-p', '{"status":{"processCount":1}}']],
+      ['get its own ProcessSet (it lists and watches it instead)', ['get', 'processset', 'example']],
+      ['read the status of its ProcessSet', ['get', '--raw', `${base}/example/status`]],
       ['list pods', ['get', 'pods']],
       ['list secrets', ['get', 'secrets']],
-      ['read ConfigMaps other than its own', ['get', 'configmaps']],
+      ['list ConfigMaps', ['get', 'configmaps']],
+      ['list the ConfigMap `example` (only the ConfigMap Component grants it)', ['get', '--raw', `/api/v1/namespaces/${ns}/configmaps?fieldSelector=metadata.name%3Dexample`]],
+      ['get an Event', ['get', 'event', 'example-0.started']],
+      ['list Events', ['get', 'events']],
     ];
-    for (const [what, args] of forbidden) {
-      const r = await sa(...args);
-      expect({ what, code: r.code, forbidden: /Forbidden|forbidden/.test(r.stderr) }).toEqual({ what, code: 1, forbidden: true });
-    }
+    const stored = (await custom.listNamespacedCustomObject({ ...PS, fieldSelector: 'metadata.name=example' })) as { items: Obj[] };
+    const storedEvent = JSON.parse(await kubectl('get', 'event', 'example-0.started', '-n', ns, '-o', 'json')) as CoreV1Event;
+    const refusedWrites: Array<[string, () => Promise<unknown>]> = [
+      ['change the spec of its ProcessSet', () => custom.patchNamespacedCustomObject({ ...PS, name: 'example', body: { spec: { processes: [] } } }, merge)],
+      ['patch the status of another ProcessSet', () => custom.patchNamespacedCustomObjectStatus({ ...PS, name: 'other', body: { status: { processCount: 1 } } }, merge)],
+      ['update (replace) the status of its ProcessSet', () => custom.replaceNamespacedCustomObjectStatus({ ...PS, name: 'example', body: stored.items[0] })],
+      ['update (replace) an Event', () => core.replaceNamespacedEvent({ name: 'example-0.started', namespace: ns, body: { ...storedEvent, count: 3 } })],
+      ['delete an Event', () => core.deleteNamespacedEvent({ name: 'example-0.started', namespace: ns })],
+      ['create an events.k8s.io Event', () => kc.makeApiClient(EventsV1Api).createNamespacedEvent({ namespace: ns, body: { metadata: { name: 'example-0.new', namespace: ns }, regarding: involvedObject, reason: 'Started', note: 'Started process web', type: 'Normal', action: 'Started', reportingController: 'procmgr', reportingInstance: 'example-0', eventTime: new Date() } })],
+    ];
+    const results = [
+      ...(await Promise.all(forbidden.map(async ([what, args]) => {
+        const r = await sa(...args);
+        return { what, code: r.code, forbidden: /Forbidden|forbidden/.test(r.stderr) };
+      }))),
+      ...(await Promise.all(refusedWrites.map(async ([what, call]) => {
+        const code = await call().then(() => 0, (err: unknown) => (err instanceof ApiException ? err.code : -1));
+        return { what, code: code === 403 ? 1 : code, forbidden: code === 403 };
+      }))),
+    ];
+    for (const r of results) expect(r).toEqual({ what: r.what, code: 1, forbidden: true });
   });
 });
