@@ -24,6 +24,8 @@ export interface TokenDirOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Default: `process.getuid()`. */
   readonly uid?: number;
+  /** The directories to try instead of the ones above (tests). */
+  readonly dirs?: readonly string[];
 }
 
 /** No directory could take the generated token. `details.tried` says why for each. */
@@ -40,6 +42,7 @@ export function generateToken(): string {
 
 /** The directories tried for generated tokens, in order (see above). */
 export function tokenDirs(opts: TokenDirOptions = {}): string[] {
+  if (opts.dirs !== undefined) return [...opts.dirs];
   const env = opts.env ?? process.env;
   const uid = opts.uid ?? currentUid();
   const dirs: string[] = [];
