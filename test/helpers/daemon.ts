@@ -55,8 +55,13 @@ export class DaemonProcess {
   }
 
   /** Starts the daemon (`bin`: another launcher than the checkout's) on `configFile` with the API on a free port; resolves once it serves. */
-  static async start(configFile: string, extraArgs: readonly string[] = [], bin = BIN): Promise<DaemonProcess> {
-    const child = spawn(NODE, [bin, 'run', '-c', configFile, '--listen', '127.0.0.1:0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  static start(configFile: string, extraArgs: readonly string[] = [], bin = BIN): Promise<DaemonProcess> {
+    return DaemonProcess.launch(['run', '-c', configFile, '--listen', '127.0.0.1:0', ...extraArgs], bin);
+  }
+
+  /** Runs `procmgr …args` (`run` or `sidecar`) until it logs 'procmgr running'. */
+  static async launch(args: readonly string[], bin = BIN): Promise<DaemonProcess> {
+    const child = spawn(NODE, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const d = new DaemonProcess(child);
     try {
       const running = await d.waitLog((r) => r.msg === 'procmgr running', 30_000);

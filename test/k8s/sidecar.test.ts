@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/index.js';
 import { createSidecar } from '../../src/k8s/sidecar.js';
 import { isAlive } from '../../src/supervisor/proc.js';
-import { eventually } from '../helpers/daemon.js';
+import { DaemonProcess, eventually } from '../helpers/daemon.js';
 import { kubeCluster, kubectlAdmin, kubeRunDir, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
 import { tempDir } from '../helpers/supervised.js';
 import { rmSync } from 'node:fs';
@@ -197,5 +197,46 @@ describe('procmgr sidecar against a real API server', () => {
     expect(pidsOf(d).get('one')).toBe(again);
     await kubectl(['delete', 'configmap', 'procs', '-n', NS]);
     await eventually('one stopped', () => Promise.resolve(!isAlive(again)));
+  });
+
+  it('procmgr sidecar --token-file: its API takes changes with the token and refuses them without; SIGHUP re-reads the file; without a token file it refuses all process routes', async () => {
+    await kubectl(['apply', '-f', '-'], processSet('tok', [sleeper('t')]));
+    const dir = tempDir('procmgr-k8s-token-');
+    let d: DaemonProcess | undefined;
+    try {
+      const file = join(dir, 'token');
+      writeFileSync(file, 'sidecar-token-one\n', { mode: 0o600 });
+      // The real command, as the example Deployment runs it.
+      d = await DaemonProcess.launch(['sidecar', '--processset', 'tok', '--namespace', NS, '--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--token-file', file]);
+      expect(d.logs.find((r) => r.msg === 'API listening')).toMatchObject({ auth: 'token' });
+      d.token = 'sidecar-token-one';
+      const t = async (): Promise<{ pid?: number; restarts: number } | undefined> => (await d!.json<{ pid?: number; restarts: number; state: string }>('/v1/processes/t')).body;
+      const first = await eventually('t running', async () => (await t())?.pid !== undefined && (await t()));
+      const restart = (token?: string): Promise<{ status: number }> =>
+        d!.json('/v1/processes/t/restart', { method: 'POST', headers: token === undefined ? { Authorization: '' } : { Authorization: `Bearer ${token}` } });
+      expect((await restart()).status).toBe(401);
+      expect((await restart('wrong')).status).toBe(401);
+      expect((await restart('sidecar-token-one')).status).toBe(202);
+      await eventually('t restarted', async () => (await t())?.restarts === first.restarts + 1);
+
+      writeFileSync(file, 'sidecar-token-two\n');
+      d.signal('SIGHUP');
+      await d.waitLog((r) => r.msg === 'API token replaced');
+      expect((await restart('sidecar-token-one')).status).toBe(401);
+      d.token = 'sidecar-token-two';
+      expect((await restart('sidecar-token-two')).status).toBe(202);
+      expect(JSON.stringify(d.logs)).not.toMatch(/sidecar-token-(one|two)/);
+    } finally {
+      await d?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    // No token file: nothing is generated, and process data and changes stay refused.
+    const bare = await startSidecar('tok');
+    const answer = await fetch(`http://${bare.apiAddress}/v1/processes/t/restart`, { method: 'POST' });
+    expect([answer.status, ((await answer.json()) as { code: string }).code]).toEqual([403, 'TOKEN_REQUIRED']);
+    expect((await fetch(`http://${bare.apiAddress}/v1/processes`)).status).toBe(403);
+    expect((await fetch(`http://${bare.apiAddress}/readyz`)).status).not.toBe(403);
+    await kubectl(['delete', 'processset', 'tok', '-n', NS]);
   });
 });
