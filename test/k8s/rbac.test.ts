@@ -93,8 +93,7 @@ async function canIList(kubeconfig: string): Promise<string[]> {
 }
 
 interface Account {
-  readonly token: string;
-  /** A kubeconfig with only that token. */
+  /** A kubeconfig with only the ServiceAccount's token. */
   readonly kubeconfig: string;
 }
 const dirs: string[] = [];
@@ -102,7 +101,7 @@ async function account(sa: string): Promise<Account> {
   const token = (await kubectl(['create', 'token', sa, '-n', NS, '--duration=10m'])).trim();
   const dir = tempDir('procmgr-rbac-');
   dirs.push(dir);
-  return { token, kubeconfig: tokenKubeconfig(cluster, dir, token, NS) };
+  return { kubeconfig: tokenKubeconfig(cluster, dir, token, NS) };
 }
 
 /** What `a` may do in NS beyond a ServiceAccount without bindings. */
