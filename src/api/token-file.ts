@@ -89,7 +89,10 @@ export async function writeTokenFile(port: number, token: string, opts: TokenDir
       tried.push(`${dir}: ${codeOf(err) ?? (err as Error).message}`);
     }
   }
-  throw new TokenFileError(`cannot store the generated API token: ${tried.join('; ')}`, tried);
+  throw new TokenFileError(
+    `cannot store the generated API token (${tried.join('; ')}); configure processManager.api.token or api.tokenFile, or listen on a unix socket`,
+    tried,
+  );
 }
 
 /**

@@ -27,8 +27,18 @@ async function start(container: GenericContainer): Promise<StartedTestContainer>
 
 const url = (c: StartedTestContainer, path: string): string => `http://127.0.0.1:${c.getMappedPort(7070)}${path}`;
 
+/**
+ * The token the daemon generated inside the container (uid 10001: no XDG runtime dir there, so
+ * the temp dir), read the way its own CLI would find it.
+ */
+async function tokenOf(c: StartedTestContainer): Promise<string> {
+  const read = await c.exec(['cat', '/tmp/procmgr-10001/api-7070.token']);
+  expect(read.exitCode, read.output).toBe(0);
+  return read.output.trim();
+}
+
 async function processes(c: StartedTestContainer): Promise<Map<string, ProcessInfo>> {
-  const res = await fetch(url(c, '/v1/processes'));
+  const res = await fetch(url(c, '/v1/processes'), { headers: { Authorization: `Bearer ${await tokenOf(c)}` } });
   const body = (await res.json()) as { processes: ProcessInfo[] };
   return new Map(body.processes.map((p) => [p.id, p]));
 }
@@ -41,6 +51,10 @@ describe('the procmgr:dev image in real Docker', () => {
   it('runs the bundled example, restarts a killed process, and stops every process within its grace on stop (exit 0)', async () => {
     const c = await start(new GenericContainer(IMAGE));
     expect((await fetch(url(c, '/readyz'))).status).toBe(200);
+    // Process data needs the token from outside; inside, the CLI finds it with no flag.
+    expect((await fetch(url(c, '/v1/processes'))).status).toBe(401);
+    const status = await c.exec(['node', '/app/bin/procmgr.mjs', 'status']);
+    expect([status.exitCode, status.output]).toEqual([0, expect.stringMatching(/web\s+Running/)]);
     // PID 1 is the init that reaps orphans and forwards signals.
     expect((await c.exec(['cat', '/proc/1/comm'])).output.trim()).toBe('tini');
 
