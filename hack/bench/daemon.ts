@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { findTokenFile } from '../../src/api/token-file.js';
 import { realClock, sleep } from '../../src/util/index.js';
 import { imageNodeFlags } from '../launch-flags.js';
 import { median, progress, type Row } from './lib.js';
@@ -161,8 +162,10 @@ function getStatus(port: number, urlPath: string): Promise<number | undefined> {
   });
 }
 
+/** GET with the token the daemon generated for its port (found the way its CLI finds it). */
 async function getJson<T>(address: string, urlPath: string): Promise<T> {
-  const res = await fetch(`http://${address}${urlPath}`);
+  const token = (await findTokenFile(Number(address.slice(address.lastIndexOf(':') + 1))))?.token;
+  const res = await fetch(`http://${address}${urlPath}`, { headers: token === undefined ? {} : { Authorization: `Bearer ${token}` } });
   if (!res.ok) throw new Error(`GET ${urlPath}: HTTP ${res.status}`);
   return (await res.json()) as T;
 }
