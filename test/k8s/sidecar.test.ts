@@ -25,6 +25,7 @@ interface Proc {
   command: string;
   args?: string[];
   restart?: Record<string, unknown>;
+  env?: Record<string, string>;
 }
 
 function processSet(name: string, processes: unknown[]): string {
@@ -200,7 +201,7 @@ describe('procmgr sidecar against a real API server', () => {
   });
 
   it('procmgr sidecar --token-file: its API takes changes with the token and refuses them without; SIGHUP re-reads the file; without a token file it refuses all process routes', async () => {
-    await kubectl(['apply', '-f', '-'], processSet('tok', [sleeper('t')]));
+    await kubectl(['apply', '-f', '-'], processSet('tok', [{ ...sleeper('t'), env: { DB_PASSWORD: 'env-value-not-for-status' } }]));
     const dir = tempDir('procmgr-k8s-token-');
     let d: DaemonProcess | undefined;
     try {
@@ -226,6 +227,9 @@ describe('procmgr sidecar against a real API server', () => {
       d.token = 'sidecar-token-two';
       expect((await restart('sidecar-token-two')).status).toBe(202);
       expect(JSON.stringify(d.logs)).not.toMatch(/sidecar-token-(one|two)/);
+      // Neither the API nor the ProcessSet's status shows env values.
+      const status = await eventually('status written', async () => (await getSet('tok')).status?.processes?.[0]?.pid !== undefined && (await getSet('tok')).status);
+      expect(JSON.stringify(status) + JSON.stringify((await d.json('/v1/processes')).body)).not.toContain('env-value-not-for-status');
     } finally {
       await d?.stop();
       rmSync(dir, { recursive: true, force: true });
