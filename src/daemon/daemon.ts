@@ -143,7 +143,7 @@ export class Daemon {
       {
         name: 'api',
         start: async () => {
-          this.#token.prepare(await this.#configuredToken());
+          this.#token.prepare(await this.#startToken());
           await this.#api.start();
           await this.#token.publish();
         },
@@ -216,9 +216,19 @@ export class Daemon {
     const file = this.#file;
     if (file === undefined) {
       // The set comes from its source; only a token file can change under us.
-      if (this.#config.processManager.api.tokenFile === undefined) return Promise.resolve(this.#rejected('no config file to reload: the process set comes from its source'));
+      const tokenFile = this.#config.processManager.api.tokenFile;
+      if (tokenFile === undefined) return Promise.resolve(this.#rejected('no config file to reload: the process set comes from its source'));
       return this.#serialized(async () => {
-        await this.#token.rotate(await this.#configuredToken());
+        let token: string;
+        try {
+          token = await readTokenFile(tokenFile, 'sidecar --token-file');
+        } catch (err) {
+          // As a config file's unreadable tokenFile rejects its reload: the token in force stays.
+          if (!isConfigError(err)) throw err;
+          this.logger.error({ tokenFile, problems: err.problems, reason }, 'API token file unreadable; the token in force stays');
+          return this.#rejected(err.message);
+        }
+        await this.#token.rotate(token);
         this.#lastReload = { ok: true, at: this.#clock.now() };
         return this.#lastReload;
       });
@@ -311,12 +321,12 @@ export class Daemon {
   }
 
   /**
-   * The token the config names. A config file's `tokenFile` was read with the file (a bad one is
-   * a ConfigError there); without a file (the sidecar) it is read here, and an unreadable one
-   * leaves the API without a token, so it refuses process data and changes until a SIGHUP
-   * finds the file readable.
+   * The token the config names, at start. A config file's `tokenFile` was read with the file (a
+   * bad one is a ConfigError there); without a file (the sidecar) it is read here, and one that
+   * cannot be read (an optional Secret not created yet) leaves the API without a token, so it
+   * refuses process data and changes until a SIGHUP finds the file readable.
    */
-  async #configuredToken(): Promise<string | undefined> {
+  async #startToken(): Promise<string | undefined> {
     const api = this.#config.processManager.api;
     if (api.token !== undefined || api.tokenFile === undefined || this.#file !== undefined) return api.token;
     try {
