@@ -226,6 +226,11 @@ describe('procmgr sidecar against a real API server', () => {
       expect((await restart('sidecar-token-one')).status).toBe(401);
       d.token = 'sidecar-token-two';
       expect((await restart('sidecar-token-two')).status).toBe(202);
+      // A file that cannot be read at a SIGHUP keeps the token in force.
+      rmSync(file);
+      d.signal('SIGHUP');
+      await d.waitLog((r) => r.msg === 'API token file unreadable; the token in force stays');
+      expect((await restart('sidecar-token-two')).status).toBe(202);
       expect(JSON.stringify(d.logs)).not.toMatch(/sidecar-token-(one|two)/);
       // Neither the API nor the ProcessSet's status shows env values.
       const status = await eventually('status written', async () => (await getSet('tok')).status?.processes?.[0]?.pid !== undefined && (await getSet('tok')).status);
