@@ -5,7 +5,8 @@ import { ApiError } from './errors.js';
  * Reads a JSON request body of at most `limitBytes`. Throws `ApiError`: 415 for a content type
  * other than application/json, 413 as soon as the declared or received size passes the limit
  * (reading stops there; the server closes the connection after answering), 400 for an empty
- * body or JSON that does not parse. Called by route handlers, once per request.
+ * body, bytes that are not UTF-8, JSON that does not parse, or JSON with a hazard (see
+ * `refuseHazards`). Called by route handlers, once per request.
  */
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
@@ -14,16 +15,48 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
-  const text = await readLimited(req, limitBytes);
+  let text: string;
+  try {
+    text = UTF8.decode(await readLimited(req, limitBytes));
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    // Not replaced by U+FFFD: two different byte strings would otherwise name the same process.
+    throw new ApiError('BAD_REQUEST', 400, 'the request body is not valid UTF-8');
+  }
   if (text.trim() === '') throw new ApiError('BAD_REQUEST', 400, 'the request body is empty; expected JSON');
   if (nestingExceeds(text, MAX_NESTING)) {
     throw new ApiError('BAD_REQUEST', 400, `the request body nests arrays and objects deeper than ${MAX_NESTING} levels`, { details: { maxNesting: MAX_NESTING } });
   }
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(text, refuseHazards) as unknown;
   } catch (err) {
+    if (err instanceof ApiError) throw err;
     throw new ApiError('BAD_REQUEST', 400, `the request body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** Strict: invalid bytes throw. The BOM is kept, so a body that starts with one does not parse. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** In unicode mode a pair is one code point, so this matches only a surrogate without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * The `JSON.parse` reviver of request bodies; refuses (400), anywhere in the body:
+ * - a `__proto__` key: `JSON.parse` makes it a harmless own property, but code that copies the
+ *   body by assignment replaces an object's prototype with it, and schemas skip it unvalidated
+ *   (zod's records do, so `env: {"__proto__": {...}}` passed with an object for a value);
+ * - a string or key with a lone surrogate (a `\uD800` escape): not Unicode, so it has no UTF-8
+ *   form, and such a process id could never be named in a URL, a log line or a Kubernetes object.
+ */
+function refuseHazards(key: string, value: unknown): unknown {
+  if (key === '__proto__') {
+    throw new ApiError('BAD_REQUEST', 400, 'the request body has a "__proto__" key, which is refused', { details: { key } });
+  }
+  if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) {
+    throw new ApiError('BAD_REQUEST', 400, 'the request body has a string with a lone surrogate (a \\uD800-\\uDFFF escape without its pair), which is not Unicode');
+  }
+  return value;
 }
 
 /**
@@ -49,7 +82,7 @@ function nestingExceeds(text: string, limit: number): boolean {
   return false;
 }
 
-function readLimited(req: IncomingMessage, limitBytes: number): Promise<string> {
+function readLimited(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -69,7 +102,7 @@ function readLimited(req: IncomingMessage, limitBytes: number): Promise<string> 
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(Buffer.concat(chunks).toString('utf8'));
+      resolve(Buffer.concat(chunks));
     };
     const onError = (err: Error): void => {
       cleanup();

@@ -31,9 +31,9 @@ export interface HandlerContext {
 }
 
 /**
- * Answers one request; never rejects. The order of checks is browser checks (Host, Origin) →
- * route → method → auth → form-post check → body, so an unauthenticated client learns which routes exist but
- * never whether an id does.
+ * Answers one request; never rejects. The order of checks is Host present → browser checks (Host,
+ * Origin) → route → method → auth → form-post check → body, so an unauthenticated client learns
+ * which routes exist but never whether an id does.
  */
 export async function handleRequest(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = ctx.clock.now();
@@ -42,6 +42,8 @@ export async function handleRequest(ctx: HandlerContext, req: IncomingMessage, r
   const pathname = q < 0 ? url : url.slice(0, q);
   const method = req.method ?? 'GET';
   try {
+    // RFC 9112 §3.2 (Node's own check, turned off in the server, answers without a body).
+    if (req.headers.host === undefined && req.httpVersion !== '1.0') throw new ApiError('BAD_REQUEST', 400, `an HTTP/${req.httpVersion} request needs a Host header`);
     const refused = checkBrowser(method, req.headers, ctx.listen);
     if (refused) throw refusal(ctx, refused, method, pathname, req);
     const route = matchRoute(pathname);

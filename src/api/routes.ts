@@ -52,13 +52,14 @@ function decodeSegment(segment: string): string {
   }
 }
 
-const envelope = z.object({ processes: z.array(z.unknown()) });
+// Strict, like every level of the config: a key beside `processes` is a client's mistake (or a probe).
+const envelope = z.strictObject({ processes: z.array(z.unknown()) });
 
-/** Validates the `PUT /v1/processes` envelope; the entries are the backend's to validate. */
+/** Validates the `PUT /v1/processes` envelope (`processes` and nothing else); the entries are the backend's to validate. */
 export function parseEnvelope(body: unknown): unknown[] {
   const parsed = envelope.safeParse(body);
   if (!parsed.success) {
-    throw new ApiError('BAD_REQUEST', 400, 'expected a JSON object with a "processes" array', {
+    throw new ApiError('BAD_REQUEST', 400, 'expected a JSON object with a "processes" array and no other key', {
       details: { problems: problemsOf(parsed.error) },
     });
   }

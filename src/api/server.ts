@@ -12,6 +12,7 @@ import type { HandlerContext } from './handlers.js';
 import { clearStaleSocket, codeOf, formatAddress, parseListen } from './listen.js';
 import type { ListenAddress } from './listen.js';
 import type { Followers } from './logs-route.js';
+import { sendJson } from './routes.js';
 import { WarnLimiter } from './warn-limiter.js';
 
 /** Options of `createApiServer`. Only `backend` is required. */
@@ -104,6 +105,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       headersTimeout: Math.min(requestTimeout, 10_000),
       // How often Node looks for requests past those timeouts (its default is 30 s).
       connectionsCheckingInterval: Math.min(requestTimeout, 1_000),
+      // Node would answer a missing Host with an empty 400; handleRequest answers it in JSON.
+      requireHostHeader: false,
     },
     (req, res) => {
       handleRequest(ctx, req, res).catch((err: unknown) => logger.error({ err: describe(err) }, 'API request handler failed'));
@@ -111,6 +114,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   );
   server.maxConnections = opts.maxConnections ?? 1024;
   server.on('clientError', answerClientError);
+  // An Expect other than 100-continue: Node's own answer is an empty 417.
+  server.on('checkExpectation', (_req, res) => {
+    sendJson(res, 417, { code: 'EXPECTATION_FAILED', message: 'the Expect header is not supported (only "Expect: 100-continue" is)', details: {} }, { Connection: 'close' });
+  });
   let address: string | undefined;
   let port: number | undefined;
   let socketIno: number | undefined;

@@ -1,10 +1,11 @@
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/api/index.js';
 import { IllegalStateError, ProcmgrError } from '../../../src/util/index.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
 import type { LogRecord } from '../../helpers/recording-logger.js';
 import { FakeBackend, info } from './fake-backend.js';
-import { putJson, send, useServers } from './http.js';
+import { TEST_TOKEN, putJson, send, useServers } from './http.js';
 
 const servers = useServers();
 
@@ -98,6 +99,12 @@ describe('API errors', () => {
     ['a non-JSON content type', { 'Content-Type': 'text/yaml' }, 'processes: []', 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['no content type', {}, '{"processes": []}', 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['bad entries (ConfigError)', { 'Content-Type': 'application/json' }, '{"processes": [{"id": 1}]}', 422, 'INVALID_CONFIG'],
+    ['a key beside processes', { 'Content-Type': 'application/json' }, '{"processes": [], "dryRun": true}', 400, 'BAD_REQUEST'],
+    // Schemas skip a __proto__ key unvalidated (zod's records do), whatever its value.
+    ['a __proto__ key deep inside, spelled with escapes', { 'Content-Type': 'application/json' }, '{"processes": [{"id": "a", "env": {"\\u005f_proto__": {"x": 1}}}]}', 400, 'BAD_REQUEST'],
+    ['a lone surrogate', { 'Content-Type': 'application/json' }, '{"processes": [{"id": "a\\ud800"}]}', 400, 'BAD_REQUEST'],
+    // Decoded leniently, the bytes would become U+FFFD and a process "a\uFFFD" would be created.
+    ['bytes that are not UTF-8', { 'Content-Type': 'application/json' }, Buffer.concat([Buffer.from('{"processes": [{"id": "a'), Buffer.from([0xff]), Buffer.from('"}]}')]), 400, 'BAD_REQUEST'],
   ])('PUT with %s is %i %s and applies nothing', async (_what, headers, body, status, code) => {
     const backend = new FakeBackend();
     const { address } = await servers.start({ backend });
@@ -169,6 +176,19 @@ describe('API errors', () => {
     expect(res.json).toMatchObject({ code: 'BAD_REQUEST', details: { param: query.split('=')[0] } });
   });
 
+  it('answers what Node would answer with an empty body in JSON: a missing Host (400), an unknown Expect (417)', async () => {
+    const backend = new FakeBackend(info('web'));
+    const { address } = await servers.start({ backend });
+    const noHost = await raw(address, `GET /v1/processes HTTP/1.1\r\nAuthorization: Bearer ${TEST_TOKEN}\r\n\r\n`);
+    expect(noHost).toMatch(/^HTTP\/1\.1 400 [^]*\r\n\r\n\{"code":"BAD_REQUEST","message":"an HTTP\/1\.1 request needs a Host header"/);
+    // HTTP/1.0 needs none.
+    expect(await raw(address, `GET /v1/processes HTTP/1.0\r\nAuthorization: Bearer ${TEST_TOKEN}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
+    const expect417 = await send(address, { method: 'PUT', path: '/v1/processes', headers: { 'Content-Type': 'application/json', Expect: 'x-now' }, body: '{"processes": []}' });
+    expect([expect417.status, expect417.headers.connection]).toEqual([417, 'close']);
+    expect(expect417.json).toMatchObject({ code: 'EXPECTATION_FAILED', details: {} });
+    expect(backend.applied).toEqual([]);
+  });
+
   it('400 for a path segment that is not valid percent-encoding', async () => {
     const { address } = await servers.start({ backend: new FakeBackend() });
     expect((await send(address, { path: '/v1/processes/%E0%A4%A' })).status).toBe(400);
@@ -201,3 +221,15 @@ describe('API errors', () => {
     expect((await send(address, { path: '/v1/processes' })).status).toBe(500);
   });
 });
+
+/** Sends `bytes` as they are (no Host added) and resolves with everything the server sent before closing. */
+function raw(address: string, bytes: string): Promise<string> {
+  const i = address.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) }, () => socket.end(bytes));
+    let text = '';
+    socket.on('data', (b: Buffer) => (text += b.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+}
