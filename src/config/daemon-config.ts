@@ -13,8 +13,8 @@ import { durationMs, sizeBytes } from './units.js';
  */
 
 // The engine's id rule (src/core/validate.ts, not exported from core): printable, no
-// whitespace, at most 253 characters, so ids can become Kubernetes names downstream.
-const ID_PATTERN = /^[^\s\p{Cc}]{1,253}$/u;
+// whitespace, no lone surrogate, at most 253 characters, so ids can become Kubernetes names downstream.
+const ID_PATTERN = /^[^\s\p{Cc}\p{Cs}]{1,253}$/u;
 
 /** A process id: the same rule as the engine's. */
 export const processIdSchema = z

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { daemonConfigSchema, processIdSchema, processListSchema, type DaemonConfig, type Dependency, type DependencyCondition, type ProcessEntry } from './daemon-config.js';
-import { ConfigError, isConfigError, problemsOf, showValue, type ConfigProblem } from './errors.js';
+import { ConfigError, formatPath, isConfigError, problemsOf, showValue, type ConfigProblem } from './errors.js';
 import type { ProcessSpecInput } from './process-spec.js';
 
 /**
@@ -47,7 +47,7 @@ export function parseDaemonConfig(input: unknown, where = ''): DaemonConfig {
   const result = daemonConfigSchema.safeParse(raw, { reportInput: true });
   const problems = result.success ? [] : problemsOf(result.error, '', daemonConfigSchema);
   const top = isObject(raw) ? raw : {};
-  problems.push(...tokenProblems(top.processManager), ...graphProblems(top.processes, 'processes'));
+  problems.push(...protoProblems(raw, '', problems), ...tokenProblems(top.processManager), ...graphProblems(top.processes, 'processes'));
   const max = result.success ? result.data.processManager.engine.maxProcesses : undefined;
   if (max !== undefined && Array.isArray(top.processes) && top.processes.length > max) {
     problems.push({ path: 'processes', message: `expected at most ${max} processes (processManager.engine.maxProcesses), got ${top.processes.length}` });
@@ -63,7 +63,7 @@ export function parseDaemonConfig(input: unknown, where = ''): DaemonConfig {
 export function parseProcessList(input: unknown, where = 'processes'): ProcessEntry[] {
   const result = processListSchema.safeParse(input, { reportInput: true });
   const problems = result.success ? [] : problemsOf(result.error, where, processListSchema);
-  problems.push(...graphProblems(input, where));
+  problems.push(...protoProblems(input, where, problems), ...graphProblems(input, where));
   if (!result.success || problems.length > 0) throw new ConfigError('process list', problems);
   return entriesOf(input);
 }
@@ -171,6 +171,34 @@ function entriesOf(list: unknown): ProcessEntry[] {
     });
     return { id: id as string, dependsOn: deps, spec };
   });
+}
+
+/**
+ * A `__proto__` key anywhere: YAML and JSON.parse make it a plain own key, but schemas skip it
+ * unvalidated (zod's records do), and code that copies by assignment would replace an object's
+ * prototype with its value. Refused, wherever it is (once: not where `known` has it). Iterative,
+ * so any depth is fine.
+ */
+function protoProblems(input: unknown, prefix: string, known: readonly ConfigProblem[]): ConfigProblem[] {
+  interface Node { readonly value: unknown; readonly key?: string | number; readonly parent?: Node }
+  const pathOf = (n: Node | undefined): (string | number)[] => (n?.key === undefined ? [] : [...pathOf(n.parent), n.key]);
+  const problems: ConfigProblem[] = [];
+  const stack: Node[] = [{ value: input }];
+  while (stack.length > 0 && problems.length < 10) {
+    const node = stack.pop()!;
+    if (typeof node.value !== 'object' || node.value === null) continue;
+    const list = Array.isArray(node.value);
+    for (const [key, value] of Object.entries(node.value)) {
+      const child: Node = { value, key: list ? Number(key) : key, parent: node };
+      if (key !== '__proto__') stack.push(child);
+      else {
+        const path = formatPath(pathOf(child), prefix);
+        // A strict object has reported it as an unknown key already.
+        if (!known.some((p) => p.path === path)) problems.push({ path, message: 'the key "__proto__" is not allowed' });
+      }
+    }
+  }
+  return problems;
 }
 
 function tokenProblems(pm: unknown): ConfigProblem[] {

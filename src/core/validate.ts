@@ -4,8 +4,9 @@ import { UPDATE_TYPES } from './types.js';
 import type { Settings } from './settings.js';
 
 // Printable, no whitespace, at most 253 characters (a DNS subdomain's length, so ids can
-// become Kubernetes names and label values downstream).
-const ID_PATTERN = /^[^\s\p{Cc}]{1,253}$/u;
+// become Kubernetes names and label values downstream), and Unicode: a lone surrogate has no
+// UTF-8 form, so such an id could not be named in a URL, a file name or a log line.
+const ID_PATTERN = /^[^\s\p{Cc}\p{Cs}]{1,253}$/u;
 
 /** Throws `InvalidArgumentError` unless `id` is a usable process id. */
 export function checkId(id: unknown, field = 'id'): asserts id is string {

@@ -97,6 +97,9 @@ describe('errors name the path, the value and the expectation', () => {
     [{ processes: { web } }, 'processes: expected a list of a mapping, got a mapping'],
     [{ processManager: { logLevel: 'loud' } }, 'processManager.logLevel: expected one of "trace", "debug", "info", "warn", "error", "fatal", "silent", got "loud"'],
     [{ processManager: { api: { bodyLimit: 'huge' } } }, 'processManager.api.bodyLimit: expected a size like "512Mi", "10MB" or a number of bytes, got "huge"'],
+    // __proto__ anywhere (zod's records would skip it unvalidated), and ids that are not Unicode.
+    [JSON.parse('{"processes":[{"id":"w","command":"x","env":{"__proto__":{"A":"1"}}}]}') as unknown, 'processes[0].env.__proto__: the key "__proto__" is not allowed'],
+    [{ processes: [{ id: 'w\ud800', command: 'x' }] }, 'processes[0].id: expected a non-empty id of at most 253 printable characters without whitespace, got "w\\ud800"'],
     // Secrets are described by their kind, never shown: problems are logged.
     [{ processManager: { api: { token: 12345 } } }, 'processManager.api.token: expected a non-empty string, got a number (value not shown)'],
     [{ processes: [{ id: 'w', command: 'x', env: { PASSWORD: 987654 } }] }, 'processes[0].env.PASSWORD: expected a string, got a number (value not shown)'],
