@@ -53,7 +53,7 @@ interface Answer {
 
 /** One request sent by the user `nobody` (a separate process under runuser). */
 async function asNobody(request: Record<string, unknown>): Promise<Answer> {
-  const { stdout } = await run('runuser', ['-u', 'nobody', '--', NODE, fixture('http-request.mjs'), JSON.stringify(request)], { timeout: 20_000 });
+  const { stdout } = await run('runuser', ['-u', 'nobody', '--', NODE, fixture('http-request.ts'), JSON.stringify(request)], { timeout: 20_000 });
   return JSON.parse(stdout) as Answer;
 }
 
