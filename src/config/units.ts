@@ -17,19 +17,28 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(ms);
 }
 
-/** A duration: a string like `"5s"`, or a number of milliseconds. Parses to milliseconds. */
+/**
+ * The longest duration any setting takes: a week. Longer grace periods, timeouts or intervals are
+ * typos (`600h` for `600s`), and every timer is then far from overflowing anything.
+ */
+export const MAX_DURATION_MS = 7 * 24 * 3_600_000;
+
+/** A duration: a string like `"5s"`, or a number of milliseconds, at most a week. Parses to milliseconds. */
 export const durationMs = z
   .union([z.number().int().nonnegative(), z.string()])
   .transform((value, ctx) => {
-    if (typeof value === 'number') return value;
-    const ms = parseDuration(value.trim());
+    const ms = typeof value === 'number' ? value : parseDuration(value.trim());
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `expected a duration like "500ms", "5s", "1m" or "1h", got ${JSON.stringify(value)}` });
       return z.NEVER;
     }
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration of at most 168h (a week), got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
     return ms;
   })
-  .meta({ title: 'duration', description: 'Duration: "500ms", "5s", "1m30s", "2h", or a number of milliseconds.' });
+  .meta({ title: 'duration', description: 'Duration: "500ms", "5s", "1m30s", "2h", or a number of milliseconds; at most a week.' });
 
 const SIZE_UNITS: Readonly<Record<string, number>> = {
   '': 1, b: 1,

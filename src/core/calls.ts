@@ -78,7 +78,8 @@ export class Calls<C> {
       return;
     }
     call.deadlineArmed = true;
-    this.deadlines.add(rec, this.o.abortGraceMs);
+    // `set`, not `add`: the grace runs from the abort, even past the call's own deadline.
+    this.deadlines.set(rec, this.o.abortGraceMs);
     this.signal(rec, call, cause, reason ?? abortError(`${call.hook} for "${rec.id}" was superseded by a newer update`));
   }
 
@@ -114,7 +115,7 @@ export class Calls<C> {
       const call = rec.call;
       if (!call || call.deadlineArmed) continue; // settled already, or listed twice
       call.deadlineArmed = true;
-      this.deadlines.add(rec, call.deadlineAt - now); // add: an abort's shorter grace may be there already
+      this.deadlines.add(rec, call.deadlineAt - now);
     }
   }
 

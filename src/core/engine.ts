@@ -305,7 +305,10 @@ export class Engine<C> {
     // Newer desired state runs at once, as the kubelet's worker does with a waiting update.
     const delay = rec.pending ? 0 : requeueDelayMs(outcome, rec.errorCount, requeueAfter, this.settings, this.settings.random);
     if (this.events.on) this.events.emit({ type: 'requeue', id: rec.id, delayMs: delay, reason: outcome });
-    if (delay === 0) this.makeRunnable(rec);
+    // A phase transition or newer desired state runs in this turn; any other zero delay (a resync,
+    // backoff or requeueAfterMs of 0) goes through the timer, so a syncer that always asks to run
+    // again at once still lets timers, I/O and shutdown deadlines run between its calls.
+    if (delay === 0 && (outcome === 'transition' || rec.pending)) this.makeRunnable(rec);
     else this.resyncs.add(rec.id, delay);
   }
 

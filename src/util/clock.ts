@@ -12,9 +12,15 @@ export interface TimerHandle {
 export interface Clock {
   /** Milliseconds since the epoch. Comparable with other `now()` values of the same clock. */
   now(): number;
-  /** Runs `callback` once after `delayMs` (clamped to ≥ 0). */
+  /**
+   * Runs `callback` once after `delayMs`: any finite delay, also past the 2³¹−1 ms a single Node
+   * timer can hold; below 0 or NaN means 0, `Infinity` means never.
+   */
   setTimer(callback: () => void, delayMs: number): TimerHandle;
 }
+
+/** The longest delay one Node timer holds; a longer one would fire after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Wall-clock time and Node timers. Timers are unref'ed only when asked, so the owner decides liveness. */
 export class RealClock implements Clock {
@@ -23,7 +29,20 @@ export class RealClock implements Clock {
   }
 
   setTimer(callback: () => void, delayMs: number): TimerHandle {
-    const t = setTimeout(callback, Math.max(0, delayMs));
+    let remaining = delayMs > 0 ? delayMs : 0; // NaN too
+    if (remaining === Infinity) return { cancel: () => undefined };
+    if (remaining <= MAX_TIMER_MS) {
+      const t = setTimeout(callback, remaining);
+      return { cancel: () => clearTimeout(t) };
+    }
+    // Chained: each hop is as long as one timer holds, the last one runs the callback.
+    let t: ReturnType<typeof setTimeout>;
+    const hop = (): void => {
+      const step = Math.min(remaining, MAX_TIMER_MS);
+      remaining -= step;
+      t = setTimeout(remaining > 0 ? hop : callback, step);
+    };
+    hop();
     return { cancel: () => clearTimeout(t) };
   }
 }

@@ -100,6 +100,10 @@ describe('errors name the path, the value and the expectation', () => {
     // __proto__ anywhere (zod's records would skip it unvalidated), and ids that are not Unicode.
     [JSON.parse('{"processes":[{"id":"w","command":"x","env":{"__proto__":{"A":"1"}}}]}') as unknown, 'processes[0].env.__proto__: the key "__proto__" is not allowed'],
     [{ processes: [{ id: 'w\ud800', command: 'x' }] }, 'processes[0].id: expected a non-empty id of at most 253 printable characters without whitespace, got "w\\ud800"'],
+    // Every duration has a maximum (a typo such as 600h would otherwise be honoured for weeks).
+    [{ processManager: { shutdownTimeout: '700h' } }, 'processManager.shutdownTimeout: expected a duration of at most 168h (a week), got "700h"'],
+    [{ processManager: { engine: { resyncInterval: 3e9 } } }, 'processManager.engine.resyncInterval: expected a duration of at most 168h (a week), got 3000000000'],
+    [{ processes: [{ id: 'w', command: 'x', stopGracePeriod: '600h' }] }, 'processes[0].stopGracePeriod: expected a duration of at most 168h (a week), got "600h"'],
     // Secrets are described by their kind, never shown: problems are logged.
     [{ processManager: { api: { token: 12345 } } }, 'processManager.api.token: expected a non-empty string, got a number (value not shown)'],
     [{ processes: [{ id: 'w', command: 'x', env: { PASSWORD: 987654 } }] }, 'processes[0].env.PASSWORD: expected a string, got a number (value not shown)'],
