@@ -101,6 +101,7 @@ export class Engine<C> {
       rec.terminatingAt = this.clock.now();
       rec.gracePeriodMs = requested ?? this.clampGrace((config === undefined ? undefined : this.settings.gracePeriodFor(config)) ?? this.settings.defaultGracePeriodMs);
       rec.errorCount = 0;
+      rec.failureCount = 0;
       rec.pending = { type: 'terminate', config: rec.pending?.config };
       this.events.phase(rec, rec.syncedAt === undefined ? 'Starting' : 'Syncing');
       if (rec.startedAt === undefined) return this.finishUnstarted(rec);
@@ -246,12 +247,15 @@ export class Engine<C> {
     let requeueAfter: number | undefined;
     if (ok) {
       rec.errorCount = 0;
+      rec.failureCount = 0;
       rec.lastError = undefined;
       [outcome, requeueAfter] = this.onSuccess(rec, call.hook, value, now);
     } else {
       rec.totalErrors++;
       rec.lastError = value;
       outcome = this.classifyFailure(rec, call, value);
+      // A supersede is not the process failing; timeouts and aborts are, as much as errors.
+      if (outcome === 'error' || outcome === 'transient') rec.failureCount++;
     }
     if (this.events.on) {
       const event = { type: 'sync', id: rec.id, hook: call.hook, outcome, durationMs: now - call.startedAt } as const;

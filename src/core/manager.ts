@@ -118,7 +118,7 @@ export class ProcessManager<C> {
     let inFlight = 0;
     for (const rec of this.engine.records.values()) {
       byPhase[phaseOf(rec)]++;
-      if (rec.errorCount > 0) unhealthy++;
+      if (rec.failureCount > 0) unhealthy++;
       if (rec.call) inFlight++;
     }
     const state = this.engine.state;

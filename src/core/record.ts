@@ -51,6 +51,7 @@ export interface ProcessRecord<C> {
   evict: boolean;
   lastSyncAt: number | undefined;
   errorCount: number;
+  failureCount: number;
   totalErrors: number;
   syncCount: number;
   lastError: unknown;
@@ -75,6 +76,7 @@ export function newRecord<C>(id: string, now: number): ProcessRecord<C> {
     evict: false,
     lastSyncAt: undefined,
     errorCount: 0,
+    failureCount: 0,
     totalErrors: 0,
     syncCount: 0,
     lastError: undefined,
@@ -97,7 +99,7 @@ export function snapshot<C>(r: ProcessRecord<C>, nextSyncAt: number | undefined)
     id: r.id,
     phase,
     config: r.pending?.config ?? r.config,
-    healthy: phase === 'Syncing' && r.errorCount === 0,
+    healthy: phase === 'Syncing' && r.failureCount === 0,
     inFlight: r.call?.hook,
     createdAt: r.createdAt,
     startedAt: r.startedAt,
@@ -109,6 +111,7 @@ export function snapshot<C>(r: ProcessRecord<C>, nextSyncAt: number | undefined)
     nextSyncAt,
     gracePeriodMs: r.gracePeriodMs,
     errorCount: r.errorCount,
+    failureCount: r.failureCount,
     totalErrors: r.totalErrors,
     syncCount: r.syncCount,
     lastError: r.lastError,

@@ -103,8 +103,10 @@ export interface ProcessStatus<C> {
   readonly lastSyncAt: number | undefined;
   readonly nextSyncAt: number | undefined;
   readonly gracePeriodMs: number | undefined;
-  /** Failures in a row (reset by a success). */
+  /** Errors in a row (reset by a success): what the backoff grows with. Timeouts and aborts retry without counting here. */
   readonly errorCount: number;
+  /** Failures of any kind in a row, errors, timeouts and aborts alike (reset by a success); `healthy` is false while it is above 0. */
+  readonly failureCount: number;
   readonly totalErrors: number;
   readonly syncCount: number;
   readonly lastError: unknown;
