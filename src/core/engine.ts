@@ -67,15 +67,26 @@ export class Engine<C> {
   /** Applies a validated update. `waiter`, if given, settles when the process reaches Terminated. */
   update(u: ProcessUpdate<C>, waiter?: Waiter): void {
     let rec = this.records.get(u.id);
+    if (!rec && u.type === 'terminate') {
+      // Nothing ever ran under this id: no record, so a typo does not hold a slot forever.
+      waiter?.resolve();
+      this.events.emit({ type: 'ignored', id: u.id, reason: 'unknown' });
+      return;
+    }
     if (!rec) {
       rec = newRecord<C>(u.id, this.clock.now());
       this.records.set(u.id, rec);
       this.liveCount++;
       this.events.phase(rec, undefined);
     }
+    if (rec.terminatingAt !== undefined) {
+      // Restart requested by a create; later configs are the restart's too (latest wins).
+      if (u.type === 'create') rec.restart = { config: u.config ?? rec.restart?.config ?? rec.pending?.config ?? (rec.config as C) };
+      else if (rec.restart && u.config !== undefined) rec.restart = { config: u.config };
+    }
     if (rec.finishedAt !== undefined) {
       waiter?.resolve();
-      if (u.type !== 'terminate') this.events.emit({ type: 'ignored', id: u.id, reason: 'finished' });
+      if (u.type !== 'terminate') this.events.emit({ type: 'ignored', id: u.id, reason: u.type === 'create' ? 'restartRequested' : 'finished' });
       return;
     }
     if (rec.terminatedAt !== undefined) waiter?.resolve();

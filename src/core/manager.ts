@@ -1,7 +1,7 @@
 import { InvalidArgumentError, QueueFullError, ShutdownError } from '../util/index.js';
 import { ShutdownRun } from './shutdown.js';
 import { Engine } from './engine.js';
-import { PHASES, type HealthReport, type Phase, type ProcessManagerOptions, type ProcessStatus, type ProcessUpdate, type ShutdownOptions, type ShutdownResult, type TerminateOptions } from './types.js';
+import { PHASES, type HealthReport, type Phase, type ProcessManagerOptions, type ProcessStatus, type ProcessUpdate, type ShutdownOptions, type ShutdownResult, type TerminateWaitOptions } from './types.js';
 import { snapshot } from './record.js';
 import { checkId, checkTerminate, checkUpdate, duration, settingsFrom } from './validate.js';
 import { phaseOf } from './phase.js';
@@ -44,29 +44,48 @@ export class ProcessManager<C> {
 
   /**
    * Requests termination and resolves when the id reaches Terminated (at once if it already
-   * has, or if it never started). Rejects with `ForceStoppedError` if shutdown gives up on it,
-   * or a typed error for bad input; never hangs.
+   * has, if it never started, or if the id is unknown). Rejects with `ForceStoppedError` if
+   * shutdown gives up on it, with `signal.reason` when `options.signal` aborts first (the
+   * termination goes on), or with a typed error for bad input. While the manager runs, a
+   * `syncTerminating` that keeps failing is retried with backoff, so without a signal the wait
+   * lasts until it succeeds or `shutdown` ends it.
    */
-  terminate(id: string, options: TerminateOptions = {}): Promise<void> {
+  terminate(id: string, options: TerminateWaitOptions = {}): Promise<void> {
+    const { signal, ...terminate } = options;
     try {
       checkId(id);
-      checkTerminate(options);
+      checkTerminate(terminate);
+      signal?.throwIfAborted();
       const rec = this.engine.records.get(id);
       if (rec?.terminatedAt !== undefined) return Promise.resolve();
       this.admit({ id, type: 'terminate' });
+      if (rec === undefined) {
+        this.engine.guard(() => this.engine.update({ id, type: 'terminate', terminate }));
+        return Promise.resolve();
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise<void>((resolve, reject) => {
-      this.engine.guard(() => this.engine.update({ id, type: 'terminate', terminate: options }, { resolve, reject }));
+      // The AbortSignal convention: reject with whatever reason the aborter chose.
+      const onAbort = (): void => reject(signal?.reason as Error);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = (): void => signal?.removeEventListener('abort', onAbort);
+      const waiter = {
+        resolve: () => (done(), resolve()),
+        reject: (err: unknown) => (done(), reject(err)),
+      };
+      this.engine.guard(() => this.engine.update({ id, type: 'terminate', terminate }, waiter));
       if (this.engine.failure) reject(this.engine.failure);
     });
   }
 
   /**
    * Reconciles against the full desired set: every known id not in `desired` is driven to
-   * termination now (B3), Finished ids not desired are removed (so they may be created again),
-   * and the status of every remaining id is returned. Ids in `desired` that are unknown are not created.
+   * termination now (B3), Finished ids not desired are removed (so they may be created again), a
+   * Finished id that got a `create` while terminating or finished and is still desired is removed
+   * and started afresh with that create's config (the kubelet's restartRequested), and the status
+   * of every remaining id is returned. Ids in `desired` that are unknown are not created.
    * @throws InvalidArgumentError for a malformed id, ShutdownError after shutdown
    */
   syncKnownProcesses(desired: Iterable<string>): Map<string, ProcessStatus<C>> {
@@ -80,8 +99,10 @@ export class ProcessManager<C> {
       for (const rec of this.engine.records.values()) {
         if (!want.has(rec.id) && rec.terminatingAt === undefined) this.engine.requestTermination(rec, undefined);
       }
-      for (const rec of this.engine.records.values()) {
-        if (!want.has(rec.id) && rec.finishedAt !== undefined) this.engine.remove(rec);
+      const finished = [...this.engine.records.values()].filter((r) => r.finishedAt !== undefined && (!want.has(r.id) || r.restart));
+      for (const rec of finished) {
+        this.engine.remove(rec);
+        if (want.has(rec.id) && rec.restart && this.engine.state === 'running') this.engine.update({ id: rec.id, type: 'create', config: rec.restart.config });
       }
     });
     this.throwIfFailed();
@@ -162,8 +183,9 @@ export class ProcessManager<C> {
     if (state === 'shuttingDown' && (!known || u.type !== 'terminate')) {
       throw new ShutdownError('the process manager is shutting down; only terminations of known ids are accepted');
     }
-    if (known) return;
-    if (u.type !== 'terminate' && u.config === undefined) {
+    // A terminate of an unknown id creates no record, so it needs no slot.
+    if (known || u.type === 'terminate') return;
+    if (u.config === undefined) {
       throw new InvalidArgumentError(`config: required to ${u.type} unknown process "${u.id}"`, { field: 'config', id: u.id });
     }
     const max = this.engine.settings.maxProcesses;

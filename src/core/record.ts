@@ -56,6 +56,11 @@ export interface ProcessRecord<C> {
   syncCount: number;
   lastError: unknown;
   waiters: Waiter[] | undefined;
+  /**
+   * A create arrived while terminating or finished (the kubelet's `restartRequested`): once
+   * Finished, `syncKnownProcesses` purges the record and starts the id afresh with this config.
+   */
+  restart: { readonly config: C } | undefined;
 }
 
 /** A fresh record in phase Starting. */
@@ -75,6 +80,7 @@ export function newRecord<C>(id: string, now: number): ProcessRecord<C> {
     gracePeriodMs: undefined,
     evict: false,
     lastSyncAt: undefined,
+    restart: undefined,
     errorCount: 0,
     failureCount: 0,
     totalErrors: 0,

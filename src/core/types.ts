@@ -27,6 +27,15 @@ export interface TerminateOptions {
   readonly evict?: boolean;
 }
 
+/** Options of `ProcessManager.terminate`: the termination's, plus how long the caller waits. */
+export interface TerminateWaitOptions extends TerminateOptions {
+  /**
+   * Stops waiting: the promise rejects with `signal.reason`, and the termination goes on (a
+   * `syncTerminating` that keeps failing is retried until it succeeds or shutdown force-stops it).
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** One update for `ProcessManager.updateProcess`. */
 export interface ProcessUpdate<C> {
   readonly id: string;

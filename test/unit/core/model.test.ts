@@ -81,7 +81,8 @@ async function scenario(ops: readonly Op[], behaviours: readonly Behaviour[], se
   const track = (p: Promise<unknown>, kind: string, pid?: string): void => {
     const entry = { settled: false, id: pid, kind };
     promises.push(entry);
-    const wasTerminated = pid !== undefined && manager.isTerminated(pid);
+    // An unknown id has nothing to terminate: its terminate resolves at once, without a record.
+    const wasTerminated = pid !== undefined && (manager.isTerminated(pid) || manager.getStatus(pid) === undefined);
     const from = events.length;
     p.then(
       () => {
@@ -107,13 +108,21 @@ async function scenario(ops: readonly Op[], behaviours: readonly Behaviour[], se
     }
   };
 
+  // Ids given a create while terminating or finished (a restart is requested) until the record is purged.
+  const restartWanted = new Set<string>();
+  let seen = 0;
   for (const o of ops) {
+    for (const e of events.slice(seen)) if (e.type === 'removed') restartWanted.delete(e.id);
+    seen = events.length;
     switch (o.op) {
       case 'create':
       case 'update': {
         const config = { id: o.id, n: ++version };
-        const finished = manager.isFinished(o.id);
-        if (accepted(() => manager.updateProcess({ id: o.id, type: o.op, config })) && !finished) lastGiven.set(o.id, config);
+        const phase = manager.getStatus(o.id)?.phase;
+        const finished = phase === 'Finished';
+        if (o.op === 'create' && (phase === 'Terminating' || phase === 'Terminated' || finished)) restartWanted.add(o.id);
+        // A Finished id takes a config only as the one it restarts with.
+        if (accepted(() => manager.updateProcess({ id: o.id, type: o.op, config })) && (!finished || restartWanted.has(o.id))) lastGiven.set(o.id, config);
         break;
       }
       case 'sync':
