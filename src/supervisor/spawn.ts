@@ -19,18 +19,12 @@ export interface SpawnPlan {
   readonly umask: number | undefined;
 }
 
-// process.env is a slow accessor object; copying it on every spawn cost ~0.2 ms. One snapshot per
-// change of its size or PATH is enough for a process manager (nobody edits its env as it runs).
-let inherited: { readonly key: string; readonly env: Readonly<Record<string, string>> } | undefined;
-
-function inheritedEnv(): Readonly<Record<string, string>> {
-  const key = `${Object.keys(process.env).length}\0${process.env.PATH ?? ''}`;
-  if (inherited?.key !== key) {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    inherited = { key, env };
-  }
-  return inherited.env;
+// Read at every spawn: a library user may change process.env between two (a cache keyed on its
+// size handed children stale values).
+function inheritedEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return env;
 }
 
 /** The environment a process gets: procmgr's own merged with `env`, or `env` alone. */
