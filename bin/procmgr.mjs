@@ -12,6 +12,13 @@
 // bundled CLI (dist/bundle, from `npm run build`), or tsc's dist/cli when there is no bundle.
 import { existsSync } from 'node:fs';
 
+// Before anything that needs a newer Node is loaded: one line, not a SyntaxError from deep inside.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  process.stderr.write(`procmgr: needs Node >= 22, but this is Node ${process.version} (${process.execPath})\n`);
+  process.exit(1);
+}
+
 const src = new URL('../src/cli/main.ts', import.meta.url);
 const bundle = new URL('../dist/bundle/procmgr.js', import.meta.url);
 let entry = existsSync(bundle) ? bundle : new URL('../dist/cli/main.js', import.meta.url);

@@ -43,6 +43,17 @@ describe('the procmgr command', () => {
     expect(bad.stderr).toContain("unknown command 'frobnicate'");
   });
 
+  it('on a Node older than 22 it says so in one line and exits 1 (not a SyntaxError from deep inside)', async () => {
+    // The pinned Node, told it is Node 20 before procmgr's entry point runs.
+    const old = 'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.20.2"});Object.defineProperty(process,"version",{value:"v20.20.2"})';
+    const child = spawn(NODE, ['--import', old, BIN, 'status'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(code).toBe(1);
+    expect(stderr.trim()).toMatch(/^procmgr: needs Node >= 22, but this is Node v20\.20\.2 \(.+\)$/);
+  });
+
   it('validate: 0 and a summary for a good file; 2 and every problem for a bad one', async () => {
     const good = await procmgr(['validate', writeConfig(dir, CONFIG, 'good.yaml')]);
     expect(good).toMatchObject({ code: 0 });
