@@ -2,7 +2,7 @@ import type { ApplyResult } from '../api/index.js';
 import { ConfigError, type Dependency, type ProcessEntry, type ProcessSpecInput } from '../config/index.js';
 import type { ProcessManager } from '../core/index.js';
 import type { RuntimeStatus } from '../supervisor/index.js';
-import { canonicalJson, ShutdownError, type Logger } from '../util/index.js';
+import { canonicalJson, isProcmgrError, ShutdownError, type Logger } from '../util/index.js';
 
 export interface DesiredSetDeps {
   readonly manager: ProcessManager<ProcessSpecInput>;
@@ -30,6 +30,8 @@ export class DesiredSet {
   /** id → spec key the engine was given. */
   readonly #declared = new Map<string, string>();
   #waiting = new Map<string, string[]>();
+  /** Ids whose create found no free slot yet (logged once each). */
+  readonly #noSlot = new Set<string>();
   #reconcileQueued = false;
 
   constructor(deps: DesiredSetDeps) {
@@ -96,7 +98,7 @@ export class DesiredSet {
           waiting.set(e.id, missing);
           continue;
         }
-        manager.updateProcess({ id: e.id, type: 'create', config: e.spec });
+        if (!this.#create(e)) continue;
       } else if (this.#declared.get(e.id) !== key) {
         manager.updateProcess({ id: e.id, type: 'update', config: e.spec });
       } else continue;
@@ -106,6 +108,24 @@ export class DesiredSet {
       if (this.#waiting.get(id)?.join() !== missing.join()) this.#deps.logger.info({ process: id, waitingFor: missing }, 'waiting for dependencies');
     }
     this.#waiting = waiting;
+  }
+
+  /**
+   * Creates `e` in the engine; false when it has no slot yet: processes being removed still hold
+   * theirs until they finish, and the next reconcile (on their removal) tries again. So a set
+   * within capacity never fails half-applied.
+   */
+  #create(e: ProcessEntry): boolean {
+    try {
+      this.#deps.manager.updateProcess({ id: e.id, type: 'create', config: e.spec });
+      this.#noSlot.delete(e.id);
+      return true;
+    } catch (err) {
+      if (!isProcmgrError(err) || err.code !== 'QUEUE_FULL') throw err;
+      if (!this.#noSlot.has(e.id)) this.#deps.logger.info({ process: e.id }, 'waiting for a slot: processes being removed still hold theirs');
+      this.#noSlot.add(e.id);
+      return false;
+    }
   }
 
   /**

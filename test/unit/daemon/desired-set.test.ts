@@ -81,3 +81,32 @@ describe('DesiredSet', () => {
     expect(creates[1]?.config).toEqual({ command: 'sleep', args: ['new'] });
   });
 });
+
+describe('DesiredSet at capacity', () => {
+  it('a new set within capacity is applied whole while the old one still stops: new ids wait for the slots and start as they free', async () => {
+    const clock = new FakeClock();
+    const syncer = new RecordingSyncer<ProcessSpecInput>(clock);
+    let release: () => void = () => undefined;
+    const stopping = new Promise<void>((r) => (release = r));
+    syncer.on('syncTerminating', () => stopping);
+    const manager = new ProcessManager<ProcessSpecInput>({ syncer, clock, random: () => 0.5, maxProcesses: 2 });
+    const set: DesiredSet = new DesiredSet({ manager, status: () => undefined, logger: silentLogger, capacity: 2 });
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 5; i++) await flushMicrotasks();
+    };
+    set.apply([entry('a'), entry('b')]);
+    await settle();
+    // Old a, b still stopping hold both slots: the apply does not throw, and c, d are the desired set.
+    expect(() => set.apply([entry('c'), entry('d')])).not.toThrow();
+    expect([...set.entries.keys()]).toEqual(['c', 'd']);
+    await settle();
+    expect(manager.getStatus('c')).toBeUndefined();
+    release();
+    await settle();
+    // Finished a, b are removed on the next reconcile (their removal events trigger it in the daemon).
+    set.reconcile();
+    await settle();
+    expect(manager.list().map((s) => s.id).sort()).toEqual(['c', 'd']);
+    expect(syncer.calls.filter((c) => c.hook === 'syncProcess').map((c) => c.id)).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
