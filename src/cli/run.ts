@@ -18,8 +18,9 @@ export const EXIT = { ok: 0, failed: 1, invalidConfig: 2, forced: 3 } as const;
 /** Prints a ConfigError one problem per line; true when it was one. */
 export function reportConfigError(err: unknown): err is ConfigError {
   if (!isConfigError(err)) return false;
-  const { problems } = err;
-  console.error(`invalid config: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
+  const { problems, total } = err;
+  const shown = total > problems.length ? ` (the first ${problems.length} shown)` : '';
+  console.error(`invalid config: ${total} problem${total === 1 ? '' : 's'}${shown}`);
   for (const p of problems) console.error(`  ${p.path || '(root)'}: ${p.message}`);
   return true;
 }

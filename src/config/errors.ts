@@ -9,14 +9,26 @@ export interface ConfigProblem {
 
 /** A config (file, API body, process spec) was rejected. `problems` names every bad field; nothing was applied. */
 export class ConfigError extends ProcmgrError<'INVALID_CONFIG'> {
+  /** The first `MAX_PROBLEMS` problems. */
   readonly problems: readonly ConfigProblem[];
+  /** How many problems there are in all (`details.total` too, when more than are kept). */
+  readonly total: number;
 
   constructor(what: string, problems: readonly ConfigProblem[]) {
-    const list = problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('; ');
-    super('INVALID_CONFIG', `invalid ${what}: ${list}`, { details: { problems } });
-    this.problems = problems;
+    const kept = problems.slice(0, MAX_PROBLEMS);
+    const list = kept.slice(0, 10).map((p) => `${p.path || '(root)'}: ${p.message}`).join('; ');
+    const more = problems.length > 10 ? `; … (${problems.length} problems in all)` : '';
+    super('INVALID_CONFIG', `invalid ${what}: ${list}${more}`, { details: { problems: kept, ...(problems.length > kept.length ? { total: problems.length } : {}) } });
+    this.problems = kept;
+    this.total = problems.length;
   }
 }
+
+/**
+ * Problems kept in a `ConfigError` (its message names the first ten): a file or a body of
+ * thousands of bad entries must not become an answer or a log line of megabytes.
+ */
+export const MAX_PROBLEMS = 100;
 
 /** True for a `ConfigError`, also one from another copy of this package (checked by code, not instanceof). */
 export function isConfigError(err: unknown): err is ConfigError {

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { daemonConfigSchema, processIdSchema, processListSchema, type DaemonConfig, type Dependency, type DependencyCondition, type ProcessEntry } from './daemon-config.js';
@@ -16,6 +16,15 @@ import type { ProcessSpecInput } from './process-spec.js';
  * `ConfigError` whose problem paths are `source:line:col`.
  */
 export function parseConfigText(text: string, source: string): unknown {
+  // JSON is YAML, but JSON.parse reads it about a hundred times faster than the YAML parser:
+  // a big generated config should be JSON. Only a failure goes to the YAML parser, for its positions.
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // not JSON after all (YAML flow style), or broken: the YAML parser says which and where
+    }
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -82,12 +91,40 @@ export async function readConfigFile(path: string): Promise<{ readonly text: str
   const file = resolve(path);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readConfigText(file);
   } catch (err) {
+    if (isConfigError(err)) throw err;
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     throw new ConfigError(`config file ${file}`, [{ path: file, message: missing ? 'no such file' : `cannot read: ${(err as Error).message}` }]);
   }
   return { text, config: await loadConfigText(text, file) };
+}
+
+/**
+ * The most of a config file procmgr reads: parsing YAML costs ~300 bytes of heap and a few µs
+ * per byte, so a much bigger file would stall or exhaust the daemon. About 5 000 processes fit.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Reads a config file's text, at most `MAX_CONFIG_BYTES` (read bounded, so a file that grows
+ * meanwhile, or a device, cannot make it read more). Throws `ConfigError` naming the file when it
+ * is larger, and the file system's own error when it cannot be read.
+ */
+export async function readConfigText(file: string): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let size = 0;
+    for (let n = -1; n !== 0 && size <= MAX_CONFIG_BYTES; size += n) n = (await handle.read(buffer, size, buffer.length - size, null)).bytesRead;
+    if (size > MAX_CONFIG_BYTES) {
+      const message = `the file is larger than ${MAX_CONFIG_BYTES} bytes (1 MiB), the most procmgr reads; split the processes over the API, or use the library`;
+      throw new ConfigError(`config file ${file}`, [{ path: file, message }]);
+    }
+    return buffer.toString('utf8', 0, size);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** `loadConfigFile` for text already read from `file` (the watcher's), so it is not read twice. */

@@ -1,7 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { realClock, type Clock, type TimerHandle } from '../util/index.js';
+import { readConfigText } from './load.js';
 
 /** Options of `new ConfigWatcher`. */
 export interface ConfigWatcherOptions {
@@ -112,7 +113,7 @@ export class ConfigWatcher {
     await this.#ensureWatches();
     let text: string | undefined;
     try {
-      text = await readFile(this.#file, 'utf8');
+      text = await readConfigText(this.#file);
       this.#lastProgressAt = this.#clock.now();
     } catch (err) {
       // Missing for a moment (an editor's delete-and-write): keep the last content and wait

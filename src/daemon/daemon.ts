@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino, type Logger as PinoLogger } from 'pino';
 // Not the api index: it re-exports the metrics, whose prom-client is loaded later (LazyMetrics).
 import type { ApplyResult, ProcessInfo } from '../api/backend.js';
 import { formatAddress } from '../api/listen.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
-import { ConfigWatcher, isConfigError, loadConfigText, readConfigFile, readTokenFile, type DaemonConfig, type ProcessEntry, type ProcessManagerSettings } from '../config/index.js';
+import { ConfigWatcher, isConfigError, loadConfigText, readConfigFile, readConfigText, readTokenFile, type DaemonConfig, type ProcessEntry, type ProcessManagerSettings } from '../config/index.js';
 import type { ShutdownResult } from '../core/index.js';
 import { createSupervisedManager, type SupervisorEvent } from '../supervisor/index.js';
 import { isProcmgrError, realClock, type Clock } from '../util/index.js';
@@ -164,7 +163,8 @@ export class Daemon {
           this.#watcher = new ConfigWatcher({
             file, ...(text === undefined ? {} : { initialText: text }), debounceMs: pm.reload.debounce, clock: this.#clock,
             onChange: async (t) => void (await this.#serialized(() => this.#applyText(t, 'file changed'))),
-            onError: (err) => logger.warn({ err, config: file }, 'watching the config file failed; retrying'),
+            // Missing for a moment (an editor's delete-and-write), unreadable, or too large: the running set stays.
+            onError: (err) => logger.warn({ config: file, ...(isConfigError(err) ? { problems: err.problems } : { err }) }, 'watching the config file failed; retrying'),
           });
           return this.#watcher.start();
         },
@@ -236,7 +236,7 @@ export class Daemon {
     return this.#serialized(async () => {
       let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        text = await readConfigText(file);
       } catch (err) {
         this.logger.error({ config: file, err, reason }, 'config cannot be read; the running processes keep their last good config');
         return this.#rejected(`cannot read ${file}: ${(err as Error).message}`);
