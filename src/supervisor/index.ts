@@ -2,7 +2,7 @@ export * from './errors.js';
 export * from './events.js';
 export * from './state-machine.js';
 export * from './restart-policy.js';
-export { configHash, StateStore, type ProcessRecordFile } from './state-store.js';
+export { configHash, stateFileName, StateFileError, StateStore, type FinishedRun, type ProcessRecordFile } from './state-store.js';
 export type { ExitInfo } from './handle.js';
 export type { LastExit } from './runtime.js';
 export type { RuntimeStatus } from './status.js';

@@ -21,11 +21,11 @@ export async function reconcileStateDir(
   signal?: AbortSignal,
 ): Promise<string[]> {
   const cleaned: string[] = [];
-  const stale = (await store.ids()).filter((id) => !desired.has(id));
+  const stale = (await store.list()).filter((rec) => !desired.has(rec.id));
   await Promise.all(
-    stale.map(async (id) => {
-      const rec = await store.read(id);
-      if (rec?.pid !== undefined && rec.startTimeTicks !== undefined && rec.kind !== 'unmanaged') {
+    stale.map(async (rec) => {
+      const id = rec.id;
+      if (rec.pid !== undefined && rec.startTimeTicks !== undefined && rec.kind !== 'unmanaged') {
         const stat = readStat(rec.pid);
         if (isLiveStat(stat, rec.startTimeTicks)) {
           deps.logger.warn({ process: id, pid: rec.pid }, 'no longer in the config but still running from before a restart: stopping it');
@@ -47,8 +47,13 @@ export async function reconcileStateDir(
           }
         }
       }
-      await store.remove(id);
-      cleaned.push(id);
+      try {
+        await store.remove(id);
+        cleaned.push(id);
+      } catch (err) {
+        // The process is gone; the next start tries the record again.
+        deps.logger.error({ process: id, err }, 'could not remove the state file of a process no longer in the config');
+      }
     }),
   );
   return cleaned.sort();

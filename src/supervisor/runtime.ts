@@ -6,6 +6,7 @@ import { LogCapture, type LogLine } from './logs/index.js';
 import type { ProbeEvent } from './probes/index.js';
 import type { ResourceBreach } from './resources.js';
 import { applyPolicy, markHealthy } from './after-exit.js';
+import { persistRuntime } from './persist.js';
 import { CircuitBreaker } from './restart-policy.js';
 import { killLeftovers, stopProcess, type StopProgress } from './signals.js';
 import { prepareSpawn, spawnPlan } from './spawn.js';
@@ -57,6 +58,8 @@ export class ProcessRuntime {
   nextStartAt: number | undefined;
   lastExit: LastExit | undefined;
   lastError: Error | undefined;
+  /** The last state-file write failed (cleared by one that succeeds); shown as the status's lastError. */
+  stateError: Error | undefined;
   /** The run ended and the policy does not restart it: the engine is told `terminal`. */
   done = false;
   /** Kept stopped by an explicit stop until an explicit start. */
@@ -273,22 +276,9 @@ export class ProcessRuntime {
     this.begin(handle, spec);
   }
 
-  async persist(extra: { disabled?: boolean } = {}): Promise<void> {
-    const h = this.handle;
-    if (!this.deps.store || !this.hash) return;
-    await this.deps.store.write({
-      id: this.id,
-      pid: h?.exit === undefined ? h?.pid : undefined,
-      startTimeTicks: h?.exit === undefined ? h?.startTimeTicks : undefined,
-      configHash: this.hash,
-      startedAt: h?.startedAt,
-      restarts: this.restarts,
-      disabled: this.disabled || extra.disabled,
-      kind: this.spec?.kind,
-      stopSignal: this.spec?.stopSignal,
-      stopGracePeriodMs: this.spec?.stopGracePeriod,
-      killMode: this.spec?.killMode,
-    });
+  /** Writes the state file (never throws: a failure is logged and kept in `stateError`). */
+  persist(extra: { disabled?: boolean } = {}): Promise<void> {
+    return persistRuntime(this, extra);
   }
 
   lines(opts: { tail?: number; since?: number } = {}): LogLine[] {

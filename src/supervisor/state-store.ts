@@ -1,12 +1,23 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalJson } from '../util/index.js';
+import { canonicalJson, ProcmgrError } from '../util/index.js';
 
 /**
  * The state dir: one JSON file per process so a new supervisor can find what the last one
- * started. Written atomically (temp file + rename), so a crash mid-write leaves the old file.
+ * started (and which jobs are done). Written atomically (temp file + rename), so a crash
+ * mid-write leaves the old file. Operations on one id run in call order.
  */
+
+/** How a job's last run ended, once its restart policy runs it no more. */
+export interface FinishedRun {
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** Epoch ms (the supervisor's clock) of the exit. */
+  readonly at: number;
+  readonly reason?: string | undefined;
+}
 
 /** What is persisted about one process. */
 export interface ProcessRecordFile {
@@ -20,6 +31,8 @@ export interface ProcessRecordFile {
   readonly restarts?: number | undefined;
   /** An explicit stop, remembered across supervisor restarts for `unless-stopped`. */
   readonly disabled?: boolean | undefined;
+  /** A job that is done under `configHash`: a restarted procmgr does not run it again for that spec. */
+  readonly finished?: FinishedRun | undefined;
   /** How to stop it if its id is gone from the config when procmgr comes back (unmanaged: never). */
   readonly kind?: 'managed' | 'unmanaged' | undefined;
   readonly stopSignal?: NodeJS.Signals | undefined;
@@ -27,64 +40,179 @@ export interface ProcessRecordFile {
   readonly killMode?: 'group' | 'tree' | undefined;
 }
 
+/** The state dir could not be read or written. `details.id` names the process. */
+export class StateFileError extends ProcmgrError<'STATE_FILE'> {
+  constructor(message: string, options: { cause: unknown; details: { id: string; path: string } }) {
+    super('STATE_FILE', message, options);
+  }
+}
+
 /** A stable hash of a parsed spec: keys sorted, so the same spec always hashes the same. */
 export function configHash(spec: unknown): string {
   return createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 16);
 }
 
-/** Reads and writes the per-process files under one directory. */
+/** The longest name a Linux file system takes, in bytes. */
+const NAME_MAX = 255;
+/** The readable part of a hashed name, in bytes (ASCII: the name is percent-encoded). */
+const PREFIX_MAX = 100;
+const EXT = '.json';
+
+/**
+ * The file name of `id`'s record, at most 138 bytes when hashed and never over 255:
+ * - `encodeURIComponent(id).json` when that fits in 255 bytes: the name every record had before,
+ *   so a state dir written by an older procmgr reads as it is;
+ * - otherwise the encoding's first ≤ 100 bytes (whole characters), `+`, and 32 hex digits of the
+ *   SHA-256 of the id's UTF-16 code units. The encoding never yields `+` (it is `%2B`), so the two
+ *   forms never meet; an id with a lone surrogate (no encoding) always gets this form.
+ * The id itself is inside the file and checked on read.
+ */
+export function stateFileName(id: string): string {
+  let encoded = '';
+  let prefixEnd: number | undefined;
+  let whole = true;
+  for (const ch of id) {
+    const unit = ch.charCodeAt(0);
+    if (ch.length === 1 && unit >= 0xd800 && unit <= 0xdfff) {
+      whole = false; // a lone surrogate: encodeURIComponent would throw
+      break;
+    }
+    const e = encodeURIComponent(ch);
+    if (encoded.length + e.length > PREFIX_MAX) prefixEnd ??= encoded.length;
+    encoded += e;
+    if (encoded.length + EXT.length > NAME_MAX) {
+      whole = false;
+      break;
+    }
+  }
+  if (whole) return `${encoded}${EXT}`;
+  const hash = createHash('sha256').update(Buffer.from(id, 'utf16le')).digest('hex').slice(0, 32);
+  return `${encoded.slice(0, prefixEnd ?? encoded.length)}+${hash}${EXT}`;
+}
+
+/** Nothing is there: no file, or a path component that is not a directory. */
+function isAbsent(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function parseRecord(text: string): ProcessRecordFile | undefined {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch {
+    return undefined; // torn or foreign
+  }
+  if (typeof rec !== 'object' || rec === null) return undefined;
+  const r = rec as Record<string, unknown>;
+  if (typeof r.id !== 'string' || typeof r.configHash !== 'string') return undefined;
+  const f = r.finished as Record<string, unknown> | undefined;
+  const finishedOk = f === undefined || (typeof f === 'object' && f !== null && typeof f.at === 'number' && typeof f.pid === 'number');
+  return finishedOk ? (rec as ProcessRecordFile) : { ...(rec as ProcessRecordFile), finished: undefined };
+}
+
+const DONE: Promise<unknown> = Promise.resolve();
+
+/** Reads and writes the per-process files under one directory. Owned by one supervisor. */
 export class StateStore {
-  #ready: Promise<void> | undefined;
-  #seq = 0;
+  /** The tail of each id's operations, so a remove and a read that follows it never cross. */
+  readonly #tails = new Map<string, Promise<unknown>>();
 
   constructor(readonly dir: string) {}
 
-  private file(id: string): string {
-    // Ids may hold characters a file name cannot; encodeURIComponent keeps them readable and unique.
-    return join(this.dir, `${encodeURIComponent(id)}.json`);
+  /** The path of `id`'s record (see `stateFileName`). */
+  path(id: string): string {
+    return join(this.dir, stateFileName(id));
   }
 
-  private ready(): Promise<void> {
-    this.#ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
-    return this.#ready;
+  #serial<T>(id: string, op: () => Promise<T>): Promise<T> {
+    const run = (this.#tails.get(id) ?? DONE).then(op, op);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tails.set(id, tail);
+    void tail.then(() => {
+      if (this.#tails.get(id) === tail) this.#tails.delete(id);
+    });
+    return run;
   }
 
-  /** The record of `id`, or undefined when there is none or it is unreadable (then it is removed). */
-  async read(id: string): Promise<ProcessRecordFile | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.file(id), 'utf8');
-    } catch {
+  /**
+   * The record of `id`, or undefined when there is none (a torn or foreign file is removed).
+   * @throws StateFileError when the file is there but cannot be read: a process may be running
+   * from before, so the caller should not assume there is none.
+   */
+  read(id: string): Promise<ProcessRecordFile | undefined> {
+    return this.#serial(id, async () => {
+      const path = this.path(id);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        if (isAbsent(err)) return undefined;
+        throw new StateFileError(`state file not readable: ${(err as Error).message}`, { cause: err, details: { id, path } });
+      }
+      const rec = parseRecord(text);
+      if (rec?.id === id) return rec;
+      await rm(path, { force: true }).catch(() => undefined);
       return undefined;
-    }
+    });
+  }
+
+  /** Replaces the record of `rec.id`. @throws StateFileError (the old record, if any, stays). */
+  write(rec: ProcessRecordFile): Promise<void> {
+    return this.#serial(rec.id, async () => {
+      const path = this.path(rec.id);
+      const tmp = join(this.dir, `.${process.pid}-${randomUUID()}.tmp`);
+      try {
+        await mkdir(this.dir, { recursive: true, mode: 0o700 });
+        await writeFile(tmp, JSON.stringify(rec), { mode: 0o600 });
+        await rename(tmp, path);
+      } catch (err) {
+        await rm(tmp, { force: true }).catch(() => undefined);
+        throw new StateFileError(`state file not written: ${(err as Error).message}`, { cause: err, details: { id: rec.id, path } });
+      }
+    });
+  }
+
+  /** Removes the record of `id` (none is fine). @throws StateFileError */
+  remove(id: string): Promise<void> {
+    return this.#serial(id, async () => {
+      const path = this.path(id);
+      try {
+        await rm(path, { force: true });
+      } catch (err) {
+        if (isAbsent(err)) return;
+        throw new StateFileError(`state file not removed: ${(err as Error).message}`, { cause: err, details: { id, path } });
+      }
+    });
+  }
+
+  /**
+   * Every record in the dir (for finding processes a previous supervisor left behind), sorted by
+   * id. A file that is not a record of the id it names is removed; one that cannot be read is skipped. Reads outside the per-id order:
+   * call it before any process of this store is synced (at startup).
+   */
+  async list(): Promise<ProcessRecordFile[]> {
+    let names: string[];
     try {
-      const rec = JSON.parse(text) as ProcessRecordFile;
-      if (rec.id === id && typeof rec.configHash === 'string') return rec;
-    } catch {
-      // a torn or foreign file: fall through and drop it
+      names = (await readdir(this.dir)).filter((f) => f.endsWith(EXT));
+    } catch (err) {
+      if (isAbsent(err)) return [];
+      throw err;
     }
-    await this.remove(id);
-    return undefined;
-  }
-
-  async write(rec: ProcessRecordFile): Promise<void> {
-    await this.ready();
-    const target = this.file(rec.id);
-    const tmp = `${target}.${process.pid}.${this.#seq++}.tmp`;
-    await writeFile(tmp, JSON.stringify(rec), { mode: 0o600 });
-    await rename(tmp, target);
-  }
-
-  async remove(id: string): Promise<void> {
-    await rm(this.file(id), { force: true });
-  }
-
-  /** Ids with a record (for finding processes a previous supervisor left behind). */
-  async ids(): Promise<string[]> {
-    try {
-      return (await readdir(this.dir)).filter((f) => f.endsWith('.json')).map((f) => decodeURIComponent(f.slice(0, -5)));
-    } catch {
-      return [];
-    }
+    const records = await Promise.all(
+      names.map(async (name) => {
+        const path = join(this.dir, name);
+        const text = await readFile(path, 'utf8').catch(() => undefined);
+        if (text === undefined) return undefined; // gone, or not ours to read: left alone
+        const rec = parseRecord(text);
+        if (rec && stateFileName(rec.id) === name) return rec;
+        await rm(path, { force: true }).catch(() => undefined);
+        return undefined;
+      }),
+    );
+    return records.filter((r): r is ProcessRecordFile => r !== undefined).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }

@@ -21,6 +21,7 @@ export interface RuntimeStatus {
   readonly failures: number;
   readonly nextStartAt: number | undefined;
   readonly lastExit: LastExit | undefined;
+  /** The last error met driving it; a state file that could not be written takes precedence. */
   readonly lastError: string | undefined;
   readonly ready: boolean;
   readonly live: boolean;
@@ -46,7 +47,8 @@ export function statusOf(rt: ProcessRuntime, now: number): RuntimeStatus {
     failures: rt.failures,
     nextStartAt: rt.sm.state === 'Backoff' ? rt.nextStartAt : undefined,
     lastExit: rt.lastExit,
-    lastError: rt.lastError?.message,
+    // A state file that could not be written is a standing problem (a restart would run it twice).
+    lastError: (rt.stateError ?? rt.lastError)?.message,
     ready: running && rt.sm.state === 'Running' && (probes?.ready ?? true),
     live: running && (probes?.live ?? true),
     probes,

@@ -9,6 +9,7 @@ import { StateStore, configHash } from './state-store.js';
 import { recover, switchKind, syncManaged, syncUnmanaged, terminate } from './sync.js';
 import { CircuitBreaker } from './restart-policy.js';
 import { reconcileStateDir } from './orphans.js';
+import { unrecord } from './persist.js';
 
 /** Options of `new Supervisor`. Every field has a default. */
 export interface SupervisorOptions {
@@ -116,7 +117,9 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     try {
       if (!rt.recovered) await recover(rt, spec, hash, ctx.signal);
       if (rt.spec && rt.spec.kind !== spec.kind) await switchKind(rt, ctx.signal);
-      return await (spec.kind === 'managed' ? syncManaged(rt, spec, hash, ctx.signal) : syncUnmanaged(rt, spec, hash, ctx.signal));
+      const result = await (spec.kind === 'managed' ? syncManaged(rt, spec, hash, ctx.signal) : syncUnmanaged(rt, spec, hash, ctx.signal));
+      if (rt.stateError) await rt.persist(); // a failed state write is retried by every sync until one succeeds
+      return result;
     } catch (err) {
       rt.lastError = err instanceof Error ? err : new Error(String(err));
       throw err;
@@ -163,11 +166,17 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     return targets.map((rt) => rt.id).sort();
   }
 
-  /** Drops what is kept of a finished process (the daemon calls it when the engine removes the id). */
+  /**
+   * Drops what is kept of a finished process (the daemon calls it when the engine removes the id).
+   * A finished job's record goes too: created again (an explicit rerun, a changed spec, back in
+   * the config), it runs anew. The store keeps the order, so that create's read comes after.
+   */
   forget(id: string): void {
-    if (!this.#runtimes.get(id)?.finished) return;
+    const rt = this.#runtimes.get(id);
+    if (!rt?.finished) return;
     this.#runtimes.delete(id);
     this.#endFollowers(id);
+    if (rt.done) void unrecord(rt);
   }
 
   /** A snapshot for `status`, the API and metrics; undefined for an unknown id. */

@@ -4,6 +4,7 @@ import type { SyncResult } from '../core/index.js';
 import { applyPolicy, emitBreaker, runningResult } from './after-exit.js';
 import { AttachError } from './errors.js';
 import { adoptProcess } from './handle.js';
+import { restoreFinished, unrecord } from './persist.js';
 import { isLiveStat, readStat } from './proc.js';
 import type { ProcessRuntime } from './runtime.js';
 import { stopProcess } from './signals.js';
@@ -47,7 +48,10 @@ export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: s
   }
   rt.adopt(spec, hash);
   rt.restartRequested = false;
-  if (rt.done) return { terminal: true };
+  if (rt.done) {
+    await rt.persist(); // the finish, so a restarted procmgr does not run the job again
+    return { terminal: true };
+  }
   now = rt.deps.clock.now(); // a stop above took time
   const at = Math.max(rt.nextStartAt ?? now, rt.breaker?.allowedAt(now) ?? now);
   if (at > now) {
@@ -106,7 +110,9 @@ export async function syncUnmanaged(rt: ProcessRuntime, spec: ProcessSpec, hash:
 /**
  * Before the first sync of an id: a previous supervisor may have left a state file. Adopt its
  * process only when pid, start time and config hash all match; a live process of ours with another
- * config is stopped (its spec is stale); a reused pid is left alone. Stale files are removed.
+ * config is stopped (its spec is stale); a reused pid is left alone. A job that finished with this
+ * config stays done. Stale files are removed. A record that is there but unreadable throws (and
+ * the sync is retried): a process may be running from before, so none is started meanwhile.
  */
 export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: string, signal: AbortSignal): Promise<void> {
   const store = rt.deps.store;
@@ -119,6 +125,7 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
   if (!rec) return;
   rt.restarts = rec.restarts ?? 0;
   if (rec.disabled && spec.restart.policy === 'unless-stopped') rt.disabled = true;
+  if (spec.kind === 'managed' && restoreFinished(rt, rec, hash)) return;
   if (rec.pid === undefined || rec.startTimeTicks === undefined || spec.kind !== 'managed') return;
   const stat = readStat(rec.pid);
   const reused = stat !== undefined && stat.startTimeTicks !== rec.startTimeTicks;
@@ -147,7 +154,7 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
     emit({ type: 'reattachRefused', id: rt.id, pid: rec.pid, reason });
     rt.deps.logger.info({ process: rt.id, pid: rec.pid, reason }, 'not reattaching: the recorded process is gone');
   }
-  await store.remove(rt.id);
+  await unrecord(rt);
 }
 
 /** Stops a process for good (engine's Terminating). Unmanaged processes are only detached. */
@@ -158,9 +165,10 @@ export async function terminate(rt: ProcessRuntime, graceMs: number, signal: Abo
   await rt.endWatchers();
   if (rt.sm.state !== 'Disabled' && rt.sm.state !== 'Failed') rt.setState('Stopped', 'terminated');
   rt.handle = undefined;
-  // An explicit stop is remembered (unless-stopped across restarts); anything else is forgotten.
-  if (rt.disabled) await rt.persist();
-  else if (rt.deps.store) await rt.deps.store.remove(rt.id);
+  // An explicit stop is remembered (unless-stopped across restarts), and so is a finished job (not
+  // run again for the same spec); anything else is forgotten. Neither throws: a stop is not held up.
+  if (rt.disabled || rt.done) await rt.persist();
+  else await unrecord(rt);
 }
 
 
