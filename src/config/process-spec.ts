@@ -101,10 +101,22 @@ export const resourcesSchema = z.strictObject({
 });
 
 export const loggingSchema = z.strictObject({
-  file: z.string().min(1).optional().describe('Also append every line to this file (relative paths resolve against `cwd`).'),
+  file: z.string().min(1).optional().describe('Also append every line to this file (relative paths resolve against `cwd`). While the file is more than about 1 MiB behind (a slow disk), procmgr stops reading the output, so the process waits on its writes rather than a line being lost.'),
   maxSize: sizeBytes.prefault('10Mi').describe('Rotate the file when it would grow past this size.'),
   maxFiles: z.number().int().min(0).default(3).describe('Rotated files kept (`file.1` … `file.N`).'),
-  bufferLines: z.number().int().min(0).default(1_000).describe('Recent lines kept in memory for `logs` and the API.'),
+  bufferLines: z.number().int().min(0).max(1_000_000).default(1_000).describe('Recent lines kept in memory for `logs` and the API (at most 1 000 000).'),
+  bufferSize: sizeBytes
+    .prefault('1Mi')
+    .superRefine((n, ctx) => {
+      if (n > 2 ** 30) ctx.addIssue({ code: 'custom', message: `expected at most 1Gi (${2 ** 30} bytes), got ${n} bytes` });
+    })
+    .describe('Most bytes of recent lines kept in memory (at most 1Gi): the oldest lines go first when either this or `bufferLines` is reached.'),
+  forward: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Copy every line into procmgr's own log, as an `info` record with `process` and `stream`. What one process may copy is bounded: about 1 MiB/s after a burst of 4 MiB (a line counts its length plus 256 bytes; some 3 000 lines of 100 bytes a second), and nothing while that log's destination is behind (a slow stdout, 4 MiB waiting). Lines past that are not copied rather than held in memory: they are counted (`logs.notForwarded` in the status) and reported in one warning per process at most every 10 s; the buffer, the file and `logs -f` still get every line. `false` keeps a chatty process out of procmgr's log, and costs less.",
+    ),
 });
 
 const userOrGroup = z.union([z.string().min(1), z.number().int().nonnegative()]);
@@ -135,7 +147,7 @@ export const processSpecSchema = z
       .default({})
       .describe('startup gates the other two; liveness failure restarts; readiness only changes status.'),
     resources: resourcesSchema.optional().describe('Sampling from /proc and limits.'),
-    logging: loggingSchema.prefault({}).describe('Output capture: file with rotation, in-memory buffer.'),
+    logging: loggingSchema.prefault({}).describe("Output capture: file with rotation, in-memory buffer, copy into procmgr's log. Lines longer than 16 KiB are cut into pieces of at most 16 KiB (counted as `logs.cuts` in the status)."),
     pid: z.number().int().min(1).optional().describe('unmanaged only: the pid to attach to.'),
     pidFile: z.string().min(1).optional().describe('unmanaged only: a file holding the pid (re-read on every sync, so a restarted service is found again).'),
   })

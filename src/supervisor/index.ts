@@ -6,7 +6,7 @@ export { configHash, stateFileName, StateFileError, StateStore, type FinishedRun
 export type { ExitInfo } from './handle.js';
 export type { LastExit } from './runtime.js';
 export type { RuntimeStatus } from './status.js';
-export type { LogLine, StreamName } from './logs/index.js';
+export type { LogLine, LogStats, StreamName } from './logs/index.js';
 export type { ProbeSetStatus, ProbeStatus, ProbeName } from './probes/index.js';
 export type { ResourceUsage, ResourceBreach } from './resources.js';
 export { Supervisor, type SupervisorOptions } from './supervisor.js';

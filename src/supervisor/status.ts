@@ -1,4 +1,5 @@
 import type { ProcessSpec } from '../config/index.js';
+import type { LogStats } from './logs/index.js';
 import type { ProbeSetStatus } from './probes/index.js';
 import type { ResourceUsage } from './resources.js';
 import type { BreakerStatus } from './restart-policy.js';
@@ -29,6 +30,8 @@ export interface RuntimeStatus {
   readonly usage: ResourceUsage | undefined;
   readonly breaker: BreakerStatus | undefined;
   readonly history: readonly Transition[];
+  /** Output capture counters (lines, lines not forwarded to procmgr's log, cuts, file waits). */
+  readonly logs?: LogStats | undefined;
 }
 
 /** Builds the snapshot; `ready` needs a running, started process whose readiness passes. */
@@ -55,5 +58,6 @@ export function statusOf(rt: ProcessRuntime, now: number): RuntimeStatus {
     usage: running ? rt.watchers?.usage : undefined,
     breaker: rt.breaker?.status(now),
     history: [...rt.sm.history],
+    logs: rt.logs?.stats(),
   };
 }

@@ -1,8 +1,18 @@
 /** Output capture of supervised processes: line splitting, ring buffer, rotating file, per-process capture. */
 export { LineSplitter, DEFAULT_MAX_LINE_BYTES } from './line-splitter.js';
-export type { LineSplitterOptions } from './line-splitter.js';
-export { RingBuffer } from './ring-buffer.js';
+export type { LineSink, LineSplitterOptions } from './line-splitter.js';
+export { LineRing } from './ring-buffer.js';
 export { RotatingFile, LogFileError } from './rotating-file.js';
 export type { RotatingFileOptions } from './rotating-file.js';
-export { LogCapture } from './capture.js';
-export type { LogCaptureOptions, LogLine, StreamName } from './capture.js';
+export { LogCapture, CLOSE_WAIT_MS, FILE_BACKLOG_LIMIT_BYTES, FILE_BACKLOG_LIMIT_RECORDS } from './capture.js';
+export type { LogCaptureOptions, LogLine, LogStats, StreamName } from './capture.js';
+export {
+  LogForwarder,
+  destinationBehind,
+  FORWARD_BACKLOG_LIMIT_BYTES,
+  FORWARD_BURST_BYTES,
+  FORWARD_LINE_COST_BYTES,
+  FORWARD_RATE_BYTES_PER_S,
+  DROP_REPORT_INTERVAL_MS,
+} from './forward.js';
+export type { ForwardDrops, LogForwarderOptions } from './forward.js';

@@ -34,6 +34,10 @@ export class RotatingFile {
   private handle: FileHandle | undefined;
   private size = 0;
   private queue: string[] = [];
+  private sizes: number[] = [];
+  private queuedBytes = 0;
+  private writingBytes = 0;
+  private writingRecords = 0;
   private draining = false;
   private idle: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
@@ -42,10 +46,23 @@ export class RotatingFile {
     this.opts = options;
   }
 
+  /** Bytes queued or being written: what the file is behind by. */
+  get backlogBytes(): number {
+    return this.queuedBytes + this.writingBytes;
+  }
+
+  /** Records queued or being written. */
+  get backlogRecords(): number {
+    return this.queue.length + this.writingRecords;
+  }
+
   /** Queues `record` (written as is; add the '\n' yourself). Dropped after `close()`. */
   write(record: string): void {
     if (this.closing) return;
+    const bytes = Buffer.byteLength(record);
     this.queue.push(record);
+    this.sizes.push(bytes);
+    this.queuedBytes += bytes;
     if (this.draining) return;
     this.draining = true;
     this.idle = this.drain();
@@ -66,13 +83,21 @@ export class RotatingFile {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue;
+        const sizes = this.sizes;
+        this.writingBytes = this.queuedBytes;
+        this.writingRecords = batch.length;
         this.queue = [];
+        this.sizes = [];
+        this.queuedBytes = 0;
         try {
-          await this.writeBatch(batch);
+          await this.writeBatch(batch, sizes);
         } catch (err) {
           this.fail(err);
           // Start from a fresh handle next time; the old one may be the problem.
           await this.closeHandle();
+        } finally {
+          this.writingBytes = 0;
+          this.writingRecords = 0;
         }
       }
     } finally {
@@ -81,12 +106,13 @@ export class RotatingFile {
     }
   }
 
-  private async writeBatch(records: readonly string[]): Promise<void> {
+  private async writeBatch(records: readonly string[], sizes: readonly number[]): Promise<void> {
     let chunk = '';
     let chunkBytes = 0;
-    for (const record of records) {
-      const bytes = Buffer.byteLength(record);
-      const handle = await this.ensureOpen();
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as string;
+      const bytes = sizes[i] ?? 0;
+      const handle = this.handle ?? (await this.ensureOpen());
       if (this.size + chunkBytes > 0 && this.size + chunkBytes + bytes > this.opts.maxSize) {
         await this.append(handle, chunk, chunkBytes);
         chunk = '';

@@ -27,7 +27,7 @@ function run(cap: LogCapture, code: string): Promise<void> {
 }
 
 function spec(over: Partial<LoggingSpec> = {}): LoggingSpec {
-  return { maxSize: 10 * 2 ** 20, maxFiles: 3, bufferLines: 1_000, ...over };
+  return { maxSize: 10 * 2 ** 20, maxFiles: 3, bufferLines: 1_000, bufferSize: 2 ** 20, forward: true, ...over };
 }
 
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { LoggingSpec } from '../../../src/config/index.js';
-import { LineSplitter, LogCapture, RingBuffer } from '../../../src/supervisor/logs/index.js';
+import { LineRing, LineSplitter, LogCapture } from '../../../src/supervisor/logs/index.js';
 import type { LogLine } from '../../../src/supervisor/logs/index.js';
 import { FakeClock, InvalidArgumentError, flushMicrotasks } from '../../../src/util/index.js';
 import { recordingLogger, type LogRecord } from '../../helpers/recording-logger.js';
@@ -10,7 +10,11 @@ import { recordingLogger, type LogRecord } from '../../helpers/recording-logger.
 /** Feeds `chunks` and the final flush; returns every line. */
 function split(chunks: (string | Buffer)[], maxLineBytes?: number): string[] {
   const s = new LineSplitter(maxLineBytes === undefined ? {} : { maxLineBytes });
-  return [...chunks.flatMap((c) => s.push(typeof c === 'string' ? Buffer.from(c) : c)), ...s.flush()];
+  const lines: string[] = [];
+  const emit = (text: string): void => void lines.push(text);
+  for (const c of chunks) s.push(typeof c === 'string' ? Buffer.from(c) : c, emit);
+  s.flush(emit);
+  return lines;
 }
 
 describe('LineSplitter', () => {
@@ -50,16 +54,26 @@ describe('LineSplitter', () => {
   });
 });
 
-describe('RingBuffer', () => {
-  it('keeps the newest entries with increasing sequence numbers', () => {
-    const r = new RingBuffer<string>(3);
-    expect(['a', 'b', 'c', 'd', 'e'].map((x) => r.push(x))).toEqual([1, 2, 3, 4, 5]);
-    expect(r.toArray()).toEqual(['c', 'd', 'e']);
+describe('LineRing', () => {
+  const push = (r: LineRing, text: string): number => r.push('stdout', 0, text, 0);
+  const texts = (lines: LogLine[]): string[] => lines.map((l) => l.line);
+
+  it('keeps the newest lines with increasing sequence numbers', () => {
+    const r = new LineRing(3);
+    expect(['a', 'b', 'c', 'd', 'e'].map((x) => push(r, x))).toEqual([1, 2, 3, 4, 5]);
+    expect(texts(r.toArray())).toEqual(['c', 'd', 'e']);
+    expect(r.toArray().map((l) => l.seq)).toEqual([3, 4, 5]);
     expect(r.size).toBe(3);
-    expect(r.tail(2)).toEqual(['d', 'e']);
-    expect(r.tail(10)).toEqual(['c', 'd', 'e']);
+    expect(texts(r.tail(2))).toEqual(['d', 'e']);
+    expect(texts(r.tail(10))).toEqual(['c', 'd', 'e']);
     expect(r.tail(0)).toEqual([]);
     expect(r.nextSeq).toBe(6);
+  });
+
+  it('gives back every field of a line', () => {
+    const r = new LineRing(2);
+    r.push('stderr', 1_234, 'oops', 4);
+    expect(r.toArray()).toEqual([{ seq: 1, at: 1_234, stream: 'stderr', line: 'oops' }]);
   });
 
   it.each([
@@ -69,33 +83,33 @@ describe('RingBuffer', () => {
     [5, []],
     [9, []],
   ])('since(%i)', (seq, expected) => {
-    const r = new RingBuffer<string>(3);
-    for (const x of ['a', 'b', 'c', 'd', 'e']) r.push(x);
-    expect(r.since(seq)).toEqual(expected);
+    const r = new LineRing(3);
+    for (const x of ['a', 'b', 'c', 'd', 'e']) push(r, x);
+    expect(texts(r.since(seq))).toEqual(expected);
   });
 
   it('with capacity 0 keeps nothing but still counts', () => {
-    const r = new RingBuffer<number>(0);
-    expect(r.push(1)).toBe(1);
-    expect(r.push(2)).toBe(2);
+    const r = new LineRing(0);
+    expect(push(r, '1')).toBe(1);
+    expect(push(r, '2')).toBe(2);
     expect(r.toArray()).toEqual([]);
     expect(r.since(0)).toEqual([]);
   });
 
   it('clear keeps counting; bad capacity is refused', () => {
-    const r = new RingBuffer<number>(2);
-    r.push(1);
+    const r = new LineRing(2);
+    push(r, '1');
     r.clear();
     expect(r.toArray()).toEqual([]);
-    expect(r.push(2)).toBe(2);
-    expect(r.since(1)).toEqual([2]);
-    expect(() => new RingBuffer(-1)).toThrow(InvalidArgumentError);
-    expect(() => new RingBuffer(1.5)).toThrow(InvalidArgumentError);
+    expect(push(r, '2')).toBe(2);
+    expect(texts(r.since(1))).toEqual(['2']);
+    expect(() => new LineRing(-1)).toThrow(InvalidArgumentError);
+    expect(() => new LineRing(1.5)).toThrow(InvalidArgumentError);
   });
 });
 
 describe('LogCapture', () => {
-  const spec: LoggingSpec = { maxSize: 1024, maxFiles: 1, bufferLines: 3 };
+  const spec: LoggingSpec = { maxSize: 1024, maxFiles: 1, bufferLines: 3, bufferSize: 2 ** 20, forward: true };
 
   function capture(s: LoggingSpec = spec) {
     const clock = new FakeClock(1_000);
