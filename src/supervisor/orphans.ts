@@ -2,6 +2,7 @@ import type { Clock, Logger } from '../util/index.js';
 import type { SupervisorEvent } from './events.js';
 import { adoptProcess } from './handle.js';
 import { isLiveStat, readStat } from './proc.js';
+import { removeSpools } from './output.js';
 import { stopProcess } from './signals.js';
 import type { StateStore } from './state-store.js';
 
@@ -49,6 +50,7 @@ export async function reconcileStateDir(
       }
       try {
         await store.remove(id);
+        removeSpools(store, id, deps.logger);
         cleaned.push(id);
       } catch (err) {
         // The process is gone; the next start tries the record again.

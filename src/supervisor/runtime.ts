@@ -6,6 +6,7 @@ import { LogCapture, type LogLine } from './logs/index.js';
 import type { ProbeEvent } from './probes/index.js';
 import type { ResourceBreach } from './resources.js';
 import { applyPolicy, markHealthy } from './after-exit.js';
+import { closeFds, createSpools, followSpools } from './output.js';
 import { persistRuntime } from './persist.js';
 import { CircuitBreaker } from './restart-policy.js';
 import { killLeftovers, stopProcess, type StopProgress } from './signals.js';
@@ -118,8 +119,17 @@ export class ProcessRuntime {
     this.setState('Starting', reason);
     let handle: ProcessHandle;
     try {
-      const child = await spawnPlan(await prepareSpawn(spec));
+      const plan = await prepareSpawn(spec);
+      const store = this.deps.store;
+      const spools = store && createSpools(store, this.id, this.deps.logger);
+      let child;
+      try {
+        child = await spawnPlan(plan, spools);
+      } finally {
+        if (spools) closeFds(spools);
+      }
       handle = ownChild(child, this.deps.clock);
+      if (spools && store && this.logs) followSpools(store, this.id, { handle, logs: this.logs, resume: false }, this.deps);
       if (child.stdout) this.capture(this.logs?.attach(child.stdout, 'stdout'));
       if (child.stderr) this.capture(this.logs?.attach(child.stderr, 'stderr'));
     } catch (err) {
@@ -273,6 +283,10 @@ export class ProcessRuntime {
       { pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: rec.group, startedAt: rec.startedAt ?? this.deps.clock.now(), pollMs: this.deps.adoptPollMs },
       this.deps.clock,
     );
+    const store = this.deps.store;
+    if (store && this.logs && !followSpools(store, this.id, { handle, logs: this.logs, resume: true }, this.deps)) {
+      this.deps.logger.warn({ process: this.id, pid: rec.pid }, 'reattached without output capture: it was started with its output piped to the old procmgr');
+    }
     this.begin(handle, spec);
   }
 

@@ -124,11 +124,17 @@ function spawnFailure(err: NodeJS.ErrnoException, plan: SpawnPlan): SpawnError {
   }
 }
 
+/** Descriptors the child writes its stdout and stderr to, instead of pipes to procmgr. */
+export interface OutputFds {
+  readonly stdout: number;
+  readonly stderr: number;
+}
+
 /**
  * Starts the plan as the leader of a new process group (no shell unless the plan is `/bin/sh -c`),
- * stdin from /dev/null, stdout and stderr piped. Resolves once the exec succeeded.
+ * stdin from /dev/null, stdout and stderr piped (or into `output`). Resolves once the exec succeeded.
  */
-export function spawnPlan(plan: SpawnPlan): Promise<ChildProcess> {
+export function spawnPlan(plan: SpawnPlan, output?: OutputFds): Promise<ChildProcess> {
   // process.umask(mask) is process-wide, but spawn forks synchronously, so only this child sees it.
   const previous = plan.umask === undefined ? undefined : process.umask(plan.umask);
   let child: ChildProcess;
@@ -138,7 +144,7 @@ export function spawnPlan(plan: SpawnPlan): Promise<ChildProcess> {
       cwd: plan.cwd,
       env: plan.env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: output ? ['ignore', output.stdout, output.stderr] : ['ignore', 'pipe', 'pipe'],
       ...(plan.uid === undefined ? {} : { uid: plan.uid }),
       ...(plan.gid === undefined ? {} : { gid: plan.gid }),
     });

@@ -125,6 +125,11 @@ export class StateStore {
     return join(this.dir, stateFileName(id));
   }
 
+  /** Where the current run of `id` writes `stream` (see `SpoolReader`): next to its record. */
+  spoolPath(id: string, stream: 'stdout' | 'stderr'): string {
+    return join(this.dir, `${stateFileName(id).slice(0, -EXT.length)}.${stream}`);
+  }
+
   #serial<T>(id: string, op: () => Promise<T>): Promise<T> {
     const run = (this.#tails.get(id) ?? DONE).then(op, op);
     const tail = run.then(

@@ -9,6 +9,7 @@ import { StateStore, configHash } from './state-store.js';
 import { recover, switchKind, syncManaged, syncUnmanaged, terminate } from './sync.js';
 import { CircuitBreaker } from './restart-policy.js';
 import { reconcileStateDir } from './orphans.js';
+import { removeSpools } from './output.js';
 import { unrecord } from './persist.js';
 
 /** Options of `new Supervisor`. Every field has a default. */
@@ -140,6 +141,7 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     const rt = this.#runtimes.get(ctx.id);
     if (!rt) return;
     await rt.logs?.close();
+    if (this.#store) removeSpools(this.#store, ctx.id, this.#logger);
     rt.finished = true;
     this.#endFollowers(ctx.id);
   }

@@ -8,6 +8,7 @@ import { LineSplitter } from './line-splitter.js';
 import { LineRing, type LogLine, type StreamName } from './ring-buffer.js';
 import { RotatingFile } from './rotating-file.js';
 import type { LogFileError } from './rotating-file.js';
+import type { SpoolReader } from './spool.js';
 
 export type { LogLine, StreamName } from './ring-buffer.js';
 
@@ -21,6 +22,8 @@ export interface LogStats {
   readonly cuts: number;
   /** Times reading the output waited for the log file to catch up (the process waited; nothing was lost). */
   readonly fileWaits: number;
+  /** Bytes of output dropped unread from a spool the process filled faster than it was read (state dir only; see `SpoolReader`). */
+  readonly droppedBytes: number;
 }
 
 /**
@@ -68,6 +71,7 @@ export class LogCapture {
   private readonly splitters = new Set<LineSplitter>();
   private readonly attached = new Set<Promise<void>>();
   private cutsOfEnded = 0;
+  private droppedBytes = 0;
   private fileWaits = 0;
   private closing: Promise<void> | undefined;
 
@@ -97,14 +101,26 @@ export class LogCapture {
   stats(): LogStats {
     let cuts = this.cutsOfEnded;
     for (const s of this.splitters) cuts += s.cuts;
-    return { lines: this.ring.nextSeq - 1, notForwarded: this.forwarder?.dropped ?? 0, cuts, fileWaits: this.fileWaits };
+    return { lines: this.ring.nextSeq - 1, notForwarded: this.forwarder?.dropped ?? 0, cuts, fileWaits: this.fileWaits, droppedBytes: this.droppedBytes };
+  }
+
+  /**
+   * Captures a spool (see `SpoolReader`) like `attach`. What an earlier procmgr had read of it
+   * (`replayBytes`) goes into the buffer only: the file, followers and procmgr's log had it.
+   */
+  attachSpool(spool: SpoolReader, name: StreamName): Promise<void> {
+    spool.on('drop', (bytes: number) => {
+      this.droppedBytes += bytes;
+      this.opts.logger.warn({ process: this.opts.id, stream: name, bytes }, 'output dropped: the process wrote faster than procmgr could read it');
+    });
+    return this.attach(spool, name, spool.replayBytes);
   }
 
   /**
    * Captures `stream` line by line. Resolves (never rejects) once it has ended, closed or failed
    * and its partial last line is captured.
    */
-  attach(stream: Readable, name: StreamName): Promise<void> {
+  attach(stream: Readable, name: StreamName, replayBytes = 0): Promise<void> {
     const splitter = new LineSplitter(this.opts.maxLineBytes === undefined ? {} : { maxLineBytes: this.opts.maxLineBytes });
     this.splitters.add(splitter);
     // Listeners rather than `for await`: the async iterator costs a promise per chunk and more at
@@ -112,11 +128,21 @@ export class LogCapture {
     const done = new Promise<void>((resolve) => {
       let done = false;
       let at = 0;
+      let replay = replayBytes;
       const emit = (text: string, bytes: number): void => this.emit(name, text, bytes, at);
+      const keep = (text: string, bytes: number): void => void this.ring.push(name, at, text, bytes);
       const resume = (): void => void stream.resume();
-      const onData = (chunk: Buffer | string): void => {
+      const onData = (data: Buffer | string): void => {
         at = this.opts.clock.now(); // one clock read per chunk: its lines arrived together
-        splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, emit);
+        let chunk = typeof data === 'string' ? Buffer.from(data) : data;
+        if (replay > 0) {
+          // A line that straddles the end of the replay is delivered in full: twice rather than never.
+          const old = chunk.subarray(0, replay);
+          replay -= old.length;
+          chunk = chunk.subarray(old.length);
+          splitter.push(old, keep);
+        }
+        splitter.push(chunk, emit);
         // At most one chunk per turn of the event loop (setImmediate is that turn, not a delay):
         // a process writing as fast as it can shares the loop with the API, probes and procmgr's
         // own log instead of holding it for a run of reads. API p95 while `yes` runs: 55 → 17 ms.

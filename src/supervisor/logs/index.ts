@@ -16,3 +16,5 @@ export {
   DROP_REPORT_INTERVAL_MS,
 } from './forward.js';
 export type { ForwardDrops, LogForwarderOptions } from './forward.js';
+export { SpoolReader, createSpool, removeSpool, SPOOL_TRUNCATE_BYTES, SPOOL_BEHIND_LIMIT_BYTES, SPOOL_POLL_MS, POSITION_WRITE_MS } from './spool.js';
+export type { SpoolReaderOptions } from './spool.js';
