@@ -133,6 +133,8 @@ export class ProcessRuntime {
       if (child.stdout) this.capture(this.logs?.attach(child.stdout, 'stdout'));
       if (child.stderr) this.capture(this.logs?.attach(child.stderr, 'stderr'));
     } catch (err) {
+      // Once per distinct failure: the engine retries with backoff, and the same error each time says nothing new.
+      if (this.lastError?.message !== (err as Error).message) this.deps.logger.error({ process: this.id, err }, 'could not start');
       this.lastError = err as Error;
       this.setState('Failed', (err as Error).message);
       this.deps.emit({ type: 'spawnFailed', id: this.id, error: err as Error });

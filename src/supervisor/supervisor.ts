@@ -109,9 +109,10 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     try {
       spec = this.parse(ctx.config);
     } catch (err) {
+      const again = rt.lastError?.message === (err as Error).message; // retried with backoff: said once
       rt.lastError = err as ConfigError;
       if (!rt.running && rt.sm.state !== 'Failed') rt.setState('Failed', (err as Error).message);
-      this.#logger.error({ process: ctx.id, err }, rt.running ? 'invalid spec: keeping the running process on its last good spec' : 'invalid spec');
+      if (!again) this.#logger.error({ process: ctx.id, err }, rt.running ? 'invalid spec: keeping the running process on its last good spec' : 'invalid spec');
       throw err;
     }
     const hash = configHash(spec);

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readStat } from '../../../src/supervisor/proc.js';
 import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
 import { MARK_VAR, testMark } from '../../helpers/leaks.js';
+import { recordingLogger, type LogRecord } from '../../helpers/recording-logger.js';
 
 let h: ReturnType<typeof supervised>;
 afterEach(async () => h.close());
@@ -64,7 +65,8 @@ describe('bad specs fail only their own process', () => {
     ['unknown user', { command: 'sleep', args: ['1'], user: 'no-such-user-procmgr' }, /user: no user named "no-such-user-procmgr"/],
     ['cwd missing', { command: 'sleep', args: ['1'], cwd: '/no/such/dir' }, /cwd: \/no\/such\/dir does not exist/],
   ])('%s → Failed with an error that says which and why; the others keep running', async (_name, spec, message) => {
-    h = supervised();
+    const records: LogRecord[] = [];
+    h = supervised({ supervisor: { logger: recordingLogger(records) } });
     const dir = h.dir();
     writeFileSync(join(dir, 'plain.txt'), 'not a program');
     const resolved = JSON.parse(JSON.stringify(spec).replace('$DIR', dir)) as object;
@@ -75,6 +77,10 @@ describe('bad specs fail only their own process', () => {
     expect(h.supervisor.status('bad')?.lastError).toMatch(message);
     expect(String(h.manager.getStatus('bad')?.lastError)).toMatch(message);
     expect(h.manager.getStatus('bad')?.healthy).toBe(false);
+    // procmgr's log says it too, once however often the start is retried.
+    await waitFor('a second attempt', () => (h.manager.getStatus('bad')?.errorCount ?? 0) >= 2);
+    const said = records.filter((r) => r.level === 'error' && r.obj.process === 'bad');
+    expect(said.map((r) => String((r.obj.err as Error | undefined)?.message))).toEqual([expect.stringMatching(message)]);
     expect(h.pid('good')).toBe(goodPid);
     expect(h.state('good')).toBe('Running');
   });
