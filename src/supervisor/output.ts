@@ -1,7 +1,6 @@
 import { closeSync, mkdirSync } from 'node:fs';
 import type { Clock, Logger } from '../util/index.js';
 import { describe } from '../util/index.js';
-import type { ProcessHandle } from './handle.js';
 import { createSpool, removeSpool, SpoolReader, type LogCapture, type StreamName } from './logs/index.js';
 import type { OutputFds } from './spawn.js';
 import type { StateStore } from './state-store.js';
@@ -38,14 +37,13 @@ export function closeFds(fds: OutputFds): void {
 }
 
 /**
- * Follows the spools of `handle`'s run into `logs` until the run has ended and they are read to
- * the end. `resume`: the run was started by an earlier procmgr (see `SpoolReader`). Returns false
+ * Follows the spools of a run into `logs` until the run has `ended` and they are read to the end. `resume`: the run was started by an earlier procmgr (see `SpoolReader`). Returns false
  * when the run has no spools (an older procmgr piped its output: what it writes now is lost).
  */
 export function followSpools(
   store: StateStore,
   id: string,
-  run: { readonly handle: ProcessHandle; readonly logs: LogCapture; readonly resume: boolean },
+  run: { readonly ended: Promise<unknown>; readonly logs: LogCapture; readonly resume: boolean },
   deps: { readonly clock: Clock; readonly logger: Logger },
 ): boolean {
   let found = false;
@@ -59,7 +57,7 @@ export function followSpools(
     }
     found = true;
     void run.logs.attachSpool(reader, stream);
-    void run.handle.exited.then(() => reader.finish());
+    void run.ended.then(() => reader.finish());
   }
   return found;
 }

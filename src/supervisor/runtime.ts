@@ -129,7 +129,7 @@ export class ProcessRuntime {
         if (spools) closeFds(spools);
       }
       handle = ownChild(child, this.deps.clock);
-      if (spools && store && this.logs) followSpools(store, this.id, { handle, logs: this.logs, resume: false }, this.deps);
+      if (spools && store && this.logs) followSpools(store, this.id, { ended: handle.exited, logs: this.logs, resume: false }, this.deps);
       if (child.stdout) this.capture(this.logs?.attach(child.stdout, 'stdout'));
       if (child.stderr) this.capture(this.logs?.attach(child.stderr, 'stderr'));
     } catch (err) {
@@ -286,7 +286,7 @@ export class ProcessRuntime {
       this.deps.clock,
     );
     const store = this.deps.store;
-    if (store && this.logs && !followSpools(store, this.id, { handle, logs: this.logs, resume: true }, this.deps)) {
+    if (store && this.logs && !followSpools(store, this.id, { ended: handle.exited, logs: this.logs, resume: true }, this.deps)) {
       this.deps.logger.warn({ process: this.id, pid: rec.pid }, 'reattached without output capture: it was started with its output piped to the old procmgr');
     }
     this.begin(handle, spec);

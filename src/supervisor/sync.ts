@@ -4,10 +4,13 @@ import type { SyncResult } from '../core/index.js';
 import { applyPolicy, emitBreaker, runningResult } from './after-exit.js';
 import { AttachError } from './errors.js';
 import { adoptProcess } from './handle.js';
+import { followSpools } from './output.js';
 import { restoreFinished, unrecord } from './persist.js';
 import { isLiveStat, readStat } from './proc.js';
 import type { ProcessRuntime } from './runtime.js';
 import { stopProcess } from './signals.js';
+
+const DONE = Promise.resolve();
 
 /**
  * The decisions of one `syncProcess` call, kubelet style: look at what runs, compare it with the
@@ -153,6 +156,9 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
     const reason = reused ? 'pidReused' : 'gone';
     emit({ type: 'reattachRefused', id: rt.id, pid: rec.pid, reason });
     rt.deps.logger.info({ process: rt.id, pid: rec.pid, reason }, 'not reattaching: the recorded process is gone');
+    // What it wrote after the last procmgr stopped reading (often why it died) is kept for `logs`.
+    rt.adopt(spec, hash);
+    if (rt.logs) followSpools(store, rt.id, { ended: DONE, logs: rt.logs, resume: true }, rt.deps);
   }
   await unrecord(rt);
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -108,5 +108,39 @@ processes:
     expect(second.logs.filter((r) => r.msg === 'started')).toEqual([]);
     // The process is gone for good, and so are its spools.
     expect(readdirSync(join(dir, 'state'))).toEqual([]);
+  });
+
+  it('a process that died while procmgr was down: what it wrote meanwhile is in its logs, and it is started again', async () => {
+    const dir = tempDir('procmgr-crash-');
+    dirs.push(dir);
+    const marker = join(dir, 'go');
+    const config = writeConfig(
+      dir,
+      `
+processManager:
+  stateDir: state
+processes:
+  - id: fragile
+    shell: true
+    command: 'echo started; while [ ! -e "${marker}" ]; do sleep 0.02; done; echo "last words" >&2; exit 3'
+`,
+    );
+    const first = await start(config);
+    const before = await eventually('fragile running', async () => {
+      const p = await info(first, 'fragile');
+      return p.state === 'Running' && p.pid !== undefined && p;
+    });
+    pids.push(before.pid!);
+    await kill9(first);
+    writeFileSync(marker, '');
+    await eventually('fragile gone', async () => !isAlive(before.pid!));
+
+    const second = await start(config);
+    const seen = await eventually('a new run and the old output', async () => {
+      const p = await info(second, 'fragile');
+      const found = await lines(second, 'fragile');
+      return p.pid !== undefined && p.pid !== before.pid && found.includes('last words') && found;
+    });
+    expect(seen.slice(0, 2)).toEqual(['started', 'last words']);
   });
 });
