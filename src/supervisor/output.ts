@@ -1,8 +1,9 @@
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync } from 'node:fs';
 import type { Clock, Logger } from '../util/index.js';
 import { describe } from '../util/index.js';
 import { createSpool, removeSpool, SpoolReader, type LogCapture, type StreamName } from './logs/index.js';
-import type { OutputFds } from './spawn.js';
+import { spawnPlan, type OutputFds, type SpawnPlan } from './spawn.js';
 import type { StateStore } from './state-store.js';
 
 /*
@@ -18,7 +19,7 @@ const STREAMS: readonly StreamName[] = ['stdout', 'stderr'];
  * (`closeFds`). When they cannot be created (the state dir is not usable), undefined: the run's
  * output is piped as without a state dir, and the failure is logged.
  */
-export function createSpools(store: StateStore, id: string, logger: Logger): OutputFds | undefined {
+function createSpools(store: StateStore, id: string, logger: Logger): OutputFds | undefined {
   let stdout: number | undefined;
   try {
     mkdirSync(store.dir, { recursive: true, mode: 0o700 });
@@ -31,9 +32,19 @@ export function createSpools(store: StateStore, id: string, logger: Logger): Out
   }
 }
 
-export function closeFds(fds: OutputFds): void {
+function closeFds(fds: OutputFds): void {
   closeSync(fds.stdout);
   closeSync(fds.stderr);
+}
+
+/** Spawns a run of `id`: its output into fresh spools with a state dir (`spooled`), else piped. */
+export async function spawnRun(plan: SpawnPlan, store: StateStore | undefined, id: string, logger: Logger): Promise<{ child: ChildProcess; spooled: boolean }> {
+  const spools = store && createSpools(store, id, logger);
+  try {
+    return { child: await spawnPlan(plan, spools), spooled: spools !== undefined };
+  } finally {
+    if (spools) closeFds(spools);
+  }
 }
 
 /**

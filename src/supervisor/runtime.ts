@@ -6,11 +6,11 @@ import { LogCapture, type LogLine } from './logs/index.js';
 import type { ProbeEvent } from './probes/index.js';
 import type { ResourceBreach } from './resources.js';
 import { applyPolicy, markHealthy } from './after-exit.js';
-import { closeFds, createSpools, followSpools } from './output.js';
+import { followSpools, spawnRun } from './output.js';
 import { persistRuntime } from './persist.js';
 import { CircuitBreaker } from './restart-policy.js';
 import { killLeftovers, stopProcess, type StopProgress } from './signals.js';
-import { prepareSpawn, spawnPlan } from './spawn.js';
+import { prepareSpawn } from './spawn.js';
 import { StateMachine, type RuntimeState } from './state-machine.js';
 import type { StateStore } from './state-store.js';
 import { RunWatchers } from './watchers.js';
@@ -119,17 +119,10 @@ export class ProcessRuntime {
     this.setState('Starting', reason);
     let handle: ProcessHandle;
     try {
-      const plan = await prepareSpawn(spec);
       const store = this.deps.store;
-      const spools = store && createSpools(store, this.id, this.deps.logger);
-      let child;
-      try {
-        child = await spawnPlan(plan, spools);
-      } finally {
-        if (spools) closeFds(spools);
-      }
+      const { child, spooled } = await spawnRun(await prepareSpawn(spec), store, this.id, this.deps.logger);
       handle = ownChild(child, this.deps.clock);
-      if (spools && store && this.logs) followSpools(store, this.id, { ended: handle.exited, logs: this.logs, resume: false }, this.deps);
+      if (spooled && store && this.logs) followSpools(store, this.id, { ended: handle.exited, logs: this.logs, resume: false }, this.deps);
       if (child.stdout) this.capture(this.logs?.attach(child.stdout, 'stdout'));
       if (child.stderr) this.capture(this.logs?.attach(child.stderr, 'stderr'));
     } catch (err) {

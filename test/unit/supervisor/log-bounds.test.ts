@@ -264,7 +264,7 @@ describe('LogCapture bounds', () => {
     expect(kept.reduce((n, l) => n + Buffer.byteLength(l.line), 0)).toBeLessThanOrEqual(100);
     expect(kept.map((l) => l.line).at(-1)).toBe('line 0019');
     expect(kept).toHaveLength(11); // 9 bytes each
-    expect(cap.stats()).toEqual({ lines: 22, notForwarded: 0, cuts: 1, fileWaits: 0 });
+    expect(cap.stats()).toEqual({ lines: 22, notForwarded: 0, cuts: 1, fileWaits: 0, droppedBytes: 0 });
     expect(records).toHaveLength(22);
     await cap.close();
   });
