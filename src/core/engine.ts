@@ -33,6 +33,8 @@ export class Engine<C> {
   onIdle: (() => void) | undefined;
 
   private readonly runnable = new Set<ProcessRecord<C>>();
+  /** Finished records, oldest finish first (see `maxFinished`). */
+  private readonly finished = new Set<ProcessRecord<C>>();
   private drainScheduled = false;
   private readonly resyncs: TimerQueue<string>;
   private readonly calls: Calls<C>;
@@ -130,6 +132,7 @@ export class Engine<C> {
   /** Drops a Finished record so its id can be created again. */
   remove(rec: ProcessRecord<C>): void {
     this.records.delete(rec.id);
+    this.finished.delete(rec);
     this.runnable.delete(rec);
     this.resyncs.delete(rec.id);
     try {
@@ -297,7 +300,7 @@ export class Engine<C> {
         rec.finishedAt = now;
         rec.pending = undefined;
         this.events.phase(rec, 'Terminated');
-        this.onFinished();
+        this.onFinished(rec);
         return ['transition', undefined];
     }
   }
@@ -347,12 +350,26 @@ export class Engine<C> {
     this.events.phase(rec, 'Terminated');
     this.runnable.delete(rec);
     this.resyncs.delete(rec.id);
-    this.onFinished();
+    this.onFinished(rec);
   }
 
-  private onFinished(): void {
+  private onFinished(rec: ProcessRecord<C>): void {
     this.liveCount--;
+    this.finished.add(rec);
+    if (this.finished.size > this.settings.maxFinished) this.dropOldestFinished();
     if (this.liveCount === 0) this.onIdle?.();
+  }
+
+  /**
+   * Removes the record that finished first, as `syncKnownProcesses` would, so records nobody asks
+   * about cannot pile up. One with a restart requested stays: it is wanted again.
+   */
+  private dropOldestFinished(): void {
+    for (const old of this.finished) {
+      if (old.restart) continue;
+      this.remove(old);
+      return;
+    }
   }
 
   private clampGrace(ms: number): number {

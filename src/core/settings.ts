@@ -13,6 +13,7 @@ export interface Settings<C> extends RetrySettings {
   readonly terminatingSlackMs: number;
   readonly abortGraceMs: number;
   readonly maxProcesses: number;
+  readonly maxFinished: number;
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;

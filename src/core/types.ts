@@ -184,6 +184,12 @@ export interface ProcessManagerOptions<C> {
   readonly abortGraceMs?: number;
   /** Most ids tracked at once; more is `QueueFullError`. Default 1 000 000. */
   readonly maxProcesses?: number;
+  /**
+   * Most Finished records kept (for `getStatus`, `isFinished`) until `syncKnownProcesses` removes
+   * them; beyond this the one that finished first is removed, as `syncKnownProcesses` would (not one
+   * with a restart requested). `Infinity`: none is removed but by `syncKnownProcesses`. Default 10 000.
+   */
+  readonly maxFinished?: number;
   readonly clock?: Clock;
   readonly random?: Random;
   readonly logger?: Logger;

@@ -71,6 +71,7 @@ export function settingsFrom<C>(o: ProcessManagerOptions<C>): Settings<C> {
     terminatingSlackMs: duration(o.terminatingSlackMs ?? 10_000, 'terminatingSlackMs'),
     abortGraceMs: duration(o.abortGraceMs ?? 5_000, 'abortGraceMs'),
     maxProcesses: positive(o.maxProcesses ?? 1_000_000, 'maxProcesses'),
+    maxFinished: o.maxFinished === Number.POSITIVE_INFINITY ? o.maxFinished : positive(o.maxFinished ?? 10_000, 'maxFinished'),
     clock: o.clock ?? realClock,
     random: o.random ?? Math.random,
     logger: o.logger ?? silentLogger,

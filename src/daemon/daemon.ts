@@ -114,6 +114,9 @@ export class Daemon {
       },
       manager: {
         ...pm.engine,
+        // The desired set removes finished records itself (syncKnownProcesses); one removed for
+        // room while its id is still declared would be created, and a finished job run, again.
+        maxFinished: Number.POSITIVE_INFINITY,
         clock: this.#clock,
         logger,
         onEvent: (e) => {

@@ -85,6 +85,25 @@ describe('bad input is a typed error and changes nothing', () => {
     await stillWorks(h, 'c'); // room again once 'a' was removed
   });
 
+  it('finished records nobody removes are bounded by maxFinished: the first to finish goes, one wanted again stays', async () => {
+    const h = harness({ maxFinished: 2 });
+    for (const id of ['a', 'b', 'c']) create(h.manager, id);
+    await h.clock.settle();
+    await Promise.all([h.manager.terminate('a'), h.clock.settle()]);
+    create(h.manager, 'a', 2); // a restart requested of a Finished id: it stays until syncKnownProcesses
+    await Promise.all([h.manager.terminate('b'), h.clock.settle()]);
+    expect([h.manager.isFinished('a'), h.manager.isFinished('b')]).toEqual([true, true]);
+    await Promise.all([h.manager.terminate('c'), h.clock.settle()]);
+    // Three finished, two kept: 'b' finished first of those without a restart requested.
+    expect(['a', 'b', 'c'].map((id) => h.manager.getStatus(id)?.phase)).toEqual(['Finished', undefined, 'Finished']);
+    expect(h.events).toContainEqual({ type: 'removed', id: 'b' });
+    create(h.manager, 'b', 3); // gone, so created afresh
+    await h.clock.settle();
+    expect(h.manager.getStatus('b')?.phase).toBe('Syncing');
+    expect(() => harness({ maxFinished: 0 })).toThrow(/maxFinished/);
+    expect(harness({ maxFinished: Number.POSITIVE_INFINITY }).manager).toBeDefined();
+  });
+
   it('calls after shutdown are ShutdownError; reads keep working', async () => {
     const h = harness();
     create(h.manager, 'a');
