@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { LoggingSpec } from '../../config/index.js';
 import { describe } from '../../util/index.js';
 import type { Clock, Logger, TimerHandle } from '../../util/index.js';
-import { LogForwarder } from './forward.js';
+import { DROP_REPORT_INTERVAL_MS, LogForwarder } from './forward.js';
 import { LineSplitter } from './line-splitter.js';
 import { LineRing, type LogLine, type StreamName } from './ring-buffer.js';
 import { RotatingFile } from './rotating-file.js';
@@ -72,6 +72,8 @@ export class LogCapture {
   private readonly attached = new Set<Promise<void>>();
   private cutsOfEnded = 0;
   private droppedBytes = 0;
+  private unreportedDrops = 0;
+  private dropReportedAt = Number.NEGATIVE_INFINITY;
   private fileWaits = 0;
   private closing: Promise<void> | undefined;
 
@@ -111,7 +113,12 @@ export class LogCapture {
   attachSpool(spool: SpoolReader, name: StreamName): Promise<void> {
     spool.on('drop', (bytes: number) => {
       this.droppedBytes += bytes;
-      this.opts.logger.warn({ process: this.opts.id, stream: name, bytes }, 'output dropped: the process wrote faster than procmgr could read it');
+      this.unreportedDrops += bytes;
+      const now = this.opts.clock.now();
+      // A process writing flat out fills the spool again and again: one line per interval, with the sum.
+      if (now - this.dropReportedAt < DROP_REPORT_INTERVAL_MS) return;
+      this.dropReportedAt = now;
+      this.reportDrops(name);
     });
     return this.attach(spool, name, spool.replayBytes);
   }
@@ -179,6 +186,12 @@ export class LogCapture {
     return done;
   }
 
+  private reportDrops(stream?: StreamName): void {
+    if (this.unreportedDrops === 0) return;
+    this.opts.logger.warn({ process: this.opts.id, ...(stream ? { stream } : {}), bytes: this.unreportedDrops }, 'output dropped: the process wrote faster than procmgr could read it');
+    this.unreportedDrops = 0;
+  }
+
   /** Calls `fn` with every line captured from now on; returns the unsubscribe function. */
   subscribe(fn: (line: LogLine) => void): () => void {
     const wrapped = (line: LogLine): void => fn(line);
@@ -202,6 +215,7 @@ export class LogCapture {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.streamsEnded();
+      this.reportDrops();
       this.subscribers.clear();
       this.forwarder?.close();
       await this.file?.close();

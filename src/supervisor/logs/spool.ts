@@ -74,7 +74,6 @@ export class SpoolReader extends Readable {
   #fd: number | undefined;
   #posFd: number | undefined;
   #pos = 0;
-  #checkedAt = 0;
   #dropped = 0;
   #reading = false;
   #waiting = false;
@@ -153,7 +152,8 @@ export class SpoolReader extends Readable {
       }
       if (n > 0) {
         this.#pos += n;
-        if (this.#pos - this.#checkedAt >= SPOOL_TRUNCATE_BYTES) this.#dropIfFarBehind(fd);
+        // Every read: a process writing flat out adds more to the file in one read than a limit checked less often would allow.
+        this.#dropIfFarBehind(fd);
         this.#savePositionSoon();
         this.push(buf.subarray(0, n));
         return;
@@ -176,7 +176,6 @@ export class SpoolReader extends Readable {
   }
 
   #dropIfFarBehind(fd: number): void {
-    this.#checkedAt = this.#pos;
     const size = fstatSync(fd).size;
     if (size >= this.#pos && size - this.#pos <= SPOOL_BEHIND_LIMIT_BYTES) return;
     if (size > this.#pos) {
@@ -197,7 +196,6 @@ export class SpoolReader extends Readable {
 
   #restartAt(pos: number): void {
     this.#pos = pos;
-    this.#checkedAt = pos;
     this.#savePositionSoon(true);
   }
 
