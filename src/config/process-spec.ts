@@ -139,7 +139,7 @@ export const processSpecSchema = z
       .enum(['group', 'tree'])
       .default('group')
       .describe(
-        '`group`: a stop signals the process group procmgr created, so every descendant that stayed in it. `tree`: also descendants that left the group (setsid, setpgid), found by reading the process tree from /proc just before the signal (about 20 µs per process per stop). A daemon that double-forks has left the tree before any stop and is found by neither.',
+        '`group`: a stop signals the process group procmgr created, so every descendant that stayed in it, and when the process exits by itself what is left of the group is killed. `tree`: also descendants that left the group (setsid, setpgid, a double fork), on a stop and when the process exits by itself: each run gets `PROCMGR_RUN=<random id>` in its environment, which its descendants inherit, and procmgr finds them by scanning /proc/<pid>/environ (plus the process tree read just before a stop signal). A descendant that clears or overwrites its environment, or whose environment procmgr may not read (another user\'s, unless procmgr is root), escapes.',
       ),
     restart: restartSchema.prefault({}).describe('Restart policy, delays and circuit breaker.'),
     probes: z

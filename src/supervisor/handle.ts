@@ -21,6 +21,8 @@ export interface ProcessHandle {
   /** Start time in clock ticks since boot, from /proc/<pid>/stat (undefined if it exited before we could read it). */
   readonly startTimeTicks: number | undefined;
   readonly startedAt: number;
+  /** The `PROCMGR_RUN` mark its descendants inherit (`killMode: tree` only), to find them once the tree is broken. */
+  readonly runMark: string | undefined;
   /** Our child (exit code known, stdout/stderr piped) or adopted (polled through /proc). */
   readonly adopted: boolean;
   readonly child: ChildProcess | undefined;
@@ -31,8 +33,8 @@ export interface ProcessHandle {
   dispose(): void;
 }
 
-/** Wraps our own child; the exit is detected by its `exit` event. */
-export function ownChild(child: ChildProcess, clock: Clock): ProcessHandle {
+/** Wraps our own child (spawned with `runMark` in its environment, if any); the exit is detected by its `exit` event. */
+export function ownChild(child: ChildProcess, clock: Clock, opts: { runMark?: string | undefined } = {}): ProcessHandle {
   const pid = child.pid ?? -1;
   let settle: (e: ExitInfo) => void = () => undefined;
   const exited = new Promise<ExitInfo>((resolve) => (settle = resolve));
@@ -41,6 +43,7 @@ export function ownChild(child: ChildProcess, clock: Clock): ProcessHandle {
     pgid: pid,
     startTimeTicks: readStat(pid)?.startTimeTicks,
     startedAt: clock.now(),
+    runMark: opts.runMark,
     adopted: false,
     child,
     exit: undefined,
@@ -59,7 +62,7 @@ export function ownChild(child: ChildProcess, clock: Clock): ProcessHandle {
  * polling /proc every `pollMs` (pid gone, zombie, or its start time changed).
  */
 export function adoptProcess(
-  opts: { pid: number; startTimeTicks: number; group: boolean; startedAt: number; pollMs: number },
+  opts: { pid: number; startTimeTicks: number; group: boolean; startedAt: number; pollMs: number; runMark?: string | undefined },
   clock: Clock,
 ): ProcessHandle {
   let settle: (e: ExitInfo) => void = () => undefined;
@@ -70,6 +73,7 @@ export function adoptProcess(
     pgid: opts.group ? opts.pid : undefined,
     startTimeTicks: opts.startTimeTicks,
     startedAt: opts.startedAt,
+    runMark: opts.runMark,
     adopted: true,
     child: undefined,
     exit: undefined,

@@ -32,7 +32,7 @@ export async function reconcileStateDir(
           deps.logger.warn({ process: id, pid: rec.pid }, 'no longer in the config but still running from before a restart: stopping it');
           deps.emit({ type: 'reattachRefused', id, pid: rec.pid, reason: 'removed' });
           const h = adoptProcess(
-            { pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: stat.pgrp === rec.pid, startedAt: deps.clock.now(), pollMs: deps.adoptPollMs },
+            { pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: stat.pgrp === rec.pid, startedAt: deps.clock.now(), pollMs: deps.adoptPollMs, runMark: rec.runMark },
             deps.clock,
           );
           try {

@@ -25,6 +25,7 @@ function recordOf(rt: ProcessRuntime, hash: string, extra: { disabled?: boolean 
     stopSignal: rt.spec?.stopSignal,
     stopGracePeriodMs: rt.spec?.stopGracePeriod,
     killMode: rt.spec?.killMode,
+    runMark: live ? h?.runMark : undefined,
   };
 }
 

@@ -96,6 +96,27 @@ export async function readStatAsync(pid: number): Promise<ProcStat | undefined> 
   }
 }
 
+/**
+ * The text of /proc/<pid>/environ (the environment the process was exec'd with, NUL-separated);
+ * undefined when it is gone or not ours to read (another user's, unless procmgr is root).
+ */
+export function readEnviron(pid: number): string | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch (err) {
+    if (isGone(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Pids of every process in /proc (threads are not listed). */
+export function listPids(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) if (/^\d+$/.test(name)) pids.push(Number(name));
+  return pids;
+}
+
 /** True when `stat` is a running (not zombie, not dead) process with the given start time, if any. */
 export function isLiveStat(stat: ProcStat | undefined, startTimeTicks?: number): stat is ProcStat {
   if (stat === undefined || stat.state === 'Z' || stat.state === 'X' || stat.state === 'x') return false;
@@ -113,9 +134,8 @@ export function isAlive(pid: number, startTimeTicks?: number): boolean {
 /** Every process visible in /proc, in one scan; processes that vanish mid-scan are skipped. */
 export function listStats(): ProcStat[] {
   const stats: ProcStat[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readStat(Number(name));
+  for (const pid of listPids()) {
+    const stat = readStat(pid);
     if (stat !== undefined) stats.push(stat);
   }
   return stats;

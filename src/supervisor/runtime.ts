@@ -120,8 +120,9 @@ export class ProcessRuntime {
     let handle: ProcessHandle;
     try {
       const store = this.deps.store;
-      const { child, spooled } = await spawnRun(await prepareSpawn(spec), store, this.id, this.deps.logger);
-      handle = ownChild(child, this.deps.clock);
+      const plan = await prepareSpawn(spec);
+      const { child, spooled } = await spawnRun(plan, store, this.id, this.deps.logger);
+      handle = ownChild(child, this.deps.clock, { runMark: plan.runMark });
       if (spooled && store && this.logs) followSpools(store, this.id, { ended: handle.exited, logs: this.logs, resume: false }, this.deps);
       if (child.stdout) this.capture(this.logs?.attach(child.stdout, 'stdout'));
       if (child.stderr) this.capture(this.logs?.attach(child.stderr, 'stderr'));
@@ -201,8 +202,10 @@ export class ProcessRuntime {
       this.setState('Stopped', 'stopped');
       return;
     }
-    // It exited by itself: what is left of its group goes with it (a stop already saw to that).
-    killLeftovers(h);
+    // It exited by itself: what is left of its group goes with it (a stop already saw to that),
+    // and with `tree` whatever carries its run mark, found by a scan that may finish after the
+    // restart: the new run has a mark of its own.
+    killLeftovers(h).catch((err: unknown) => this.deps.logger.warn({ process: this.id, pid: h.pid, err }, 'could not look for the descendants of the run that exited'));
     const reason = this.endRequest?.reason;
     this.recordExit(reason);
     applyPolicy(this, reason);
@@ -273,9 +276,9 @@ export class ProcessRuntime {
   }
 
   /** Adopts a process a previous supervisor started (pid and start time verified by the caller). */
-  reattach(spec: ProcessSpec, rec: { pid: number; startTimeTicks: number; startedAt: number | undefined; group: boolean }): void {
+  reattach(spec: ProcessSpec, rec: { pid: number; startTimeTicks: number; startedAt: number | undefined; group: boolean; runMark: string | undefined }): void {
     const handle = adoptProcess(
-      { pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: rec.group, startedAt: rec.startedAt ?? this.deps.clock.now(), pollMs: this.deps.adoptPollMs },
+      { pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: rec.group, startedAt: rec.startedAt ?? this.deps.clock.now(), pollMs: this.deps.adoptPollMs, runMark: rec.runMark },
       this.deps.clock,
     );
     const store = this.deps.store;

@@ -3,6 +3,7 @@ import { sleep } from '../util/index.js';
 import { StopError } from './errors.js';
 import type { ProcessHandle } from './handle.js';
 import { descendantsOf, groupMembers, isLiveStat, listStats, liveDescendants, readStat, type ProcStat } from './proc.js';
+import { findMarked } from './run-mark.js';
 
 /**
  * Signals and stops. The one rule: never signal a pid that is not ours any more. A group id
@@ -47,7 +48,8 @@ let queued: QueuedSignal[] = [];
 /**
  * Sends the first signal of a stop and returns the descendants that had left the group (setsid,
  * setpgid), which only `tree` looks for: the tree is read before the signal, because once the
- * leader dies an escaped child is re-parented to init and can no longer be told apart.
+ * leader dies an escaped child is re-parented to init and the tree no longer shows it (the run
+ * mark still does, unless the child cleared its environment).
  *
  * The signal itself goes out from a microtask: stops started in one turn (a shutdown, a deleted
  * set) are prepared first and then signalled in one tight loop, as a bare kill loop would. Sent
@@ -77,6 +79,33 @@ function signalEscaped(escaped: readonly ProcStat[], signal: NodeJS.Signals): vo
   for (const s of escaped) if (stillThere(s)) send(s.pid, signal);
 }
 
+/** Processes that carry the handle's run mark outside its group: those a group signal misses. */
+async function markedOutside(h: ProcessHandle): Promise<ProcStat[]> {
+  if (h.runMark === undefined) return [];
+  const found = await findMarked(h.runMark, h.startTimeTicks ?? 0);
+  return found.filter((s) => s.pid !== h.pid && (h.pgid === undefined || s.pgrp !== h.pgid));
+}
+
+/**
+ * Finds the run's marked processes outside the group (those whose parent chain broke, which the
+ * tree walk cannot see), adds the new ones to `progress.escaped` and sends them `signal`. Runs
+ * after the group's signal, so the stop signal is not held up by the scan.
+ */
+function signalMarked(h: ProcessHandle, progress: StopProgress, signal: NodeJS.Signals): void {
+  if (h.runMark === undefined) return; // spawned before it was `tree`, or adopted without a recorded mark
+  const done = markedOutside(h).then((found) => {
+    const known = new Set(progress.escaped.map((s) => s.pid));
+    for (const s of found) {
+      if (known.has(s.pid)) continue; // the tree walk had it: signalled already
+      progress.escaped.push(s);
+      if (stillThere(s)) send(s.pid, signal);
+    }
+  });
+  // Awaited by the waits of this stop; until then a failed scan must not count as unhandled.
+  done.catch(() => undefined);
+  progress.marked = done;
+}
+
 /** Live processes that belong to the handle: group members, plus descendants that left the group (setsid). */
 export function membersOf(h: ProcessHandle, stats: readonly ProcStat[]): ProcStat[] {
   if (h.pgid === undefined) {
@@ -104,10 +133,11 @@ function escapedGone(escaped: readonly ProcStat[]): boolean {
 
 /**
  * Resolves true when the leader has exited and nothing of its group or its escaped descendants
- * is left, false when `ms` ran out first; rejects with the reason when `abort` fires. One timer
- * and one listener per wait: a stop of hundreds of processes pays this per process.
+ * is left, false when `ms` ran out first; rejects with the reason when `abort` fires, or with the
+ * error of a failed scan for marked processes. One timer and one listener per wait: a stop of
+ * hundreds of processes pays this per process.
  */
-async function waitGone(h: ProcessHandle, escaped: readonly ProcStat[], clock: Clock, ms: number, abort?: AbortSignal): Promise<boolean> {
+async function waitGone(h: ProcessHandle, progress: StopProgress, clock: Clock, ms: number, abort?: AbortSignal): Promise<boolean> {
   abort?.throwIfAborted();
   const until = clock.now() + ms;
   if (h.exit === undefined) {
@@ -127,8 +157,10 @@ async function waitGone(h: ProcessHandle, escaped: readonly ProcStat[], clock: C
     });
     if (!exited) return false;
   }
+  // Nothing counts as gone before the scan has said what else carries the mark.
+  if (progress.marked) await progress.marked;
   // Grandchildren may outlive the leader by a little; they get the rest of the time.
-  while (!groupGone(h) || !escapedGone(escaped)) {
+  while (!groupGone(h) || !escapedGone(progress.escaped)) {
     const left = until - clock.now();
     if (left <= 0) return false;
     await sleep(clock, Math.min(20, left), abort);
@@ -144,8 +176,10 @@ async function waitGone(h: ProcessHandle, escaped: readonly ProcStat[], clock: C
 export interface StopProgress {
   /** Clock time of the stop signal; undefined until it is sent. */
   signalledAt: number | undefined;
-  /** Descendants that had left the group when the signal went out. */
+  /** Descendants that had left the group when the signal went out, and those the run-mark scan found. */
   escaped: ProcStat[];
+  /** The run-mark scan of the last signal (`tree` with a run mark); settles once it has signalled what it found. */
+  marked?: Promise<void> | undefined;
 }
 
 /** Options of `stopProcess`. */
@@ -159,7 +193,10 @@ export interface StopOptions {
   readonly abort?: AbortSignal;
   /** How long to wait after SIGKILL before giving up with `StopError`. Default 5 000 ms. */
   readonly killWaitMs?: number;
-  /** Also signal descendants that left the group (the spec's `killMode: tree`). Default false. */
+  /**
+   * Also signal descendants that left the group (the spec's `killMode: tree`): those in the
+   * leader's tree, read before the signal, and those carrying the handle's run mark. Default false.
+   */
   readonly tree?: boolean;
   /** Pass the same object to every call for one run (see `StopProgress`). Default: a fresh one. */
   readonly progress?: StopProgress;
@@ -173,34 +210,46 @@ export interface StopOptions {
  */
 export async function stopProcess(h: ProcessHandle, opts: StopOptions): Promise<boolean> {
   const progress = opts.progress ?? { signalledAt: undefined, escaped: [] };
+  const tree = opts.tree ?? false;
   if (progress.signalledAt === undefined || opts.kill) {
-    progress.escaped = signalTree(h, opts.kill ? 'SIGKILL' : opts.signal, opts.tree ?? false);
+    const signal = opts.kill ? 'SIGKILL' : opts.signal;
+    progress.escaped = signalTree(h, signal, tree);
+    if (tree) signalMarked(h, progress, signal);
     progress.signalledAt ??= opts.clock.now();
   }
-  const { escaped } = progress;
   if (!opts.kill) {
     const graceLeft = Math.max(0, progress.signalledAt + opts.graceMs - opts.clock.now());
     try {
-      if (await waitGone(h, escaped, opts.clock, graceLeft, opts.abort)) return false;
+      if (await waitGone(h, progress, opts.clock, graceLeft, opts.abort)) return false;
     } catch (err) {
       // Aborted: the caller gives up waiting (a shorter grace comes with the next call); no SIGKILL yet.
       if (opts.abort?.aborted) throw err;
     }
     signalProcess(h, 'SIGKILL');
-    signalEscaped(escaped, 'SIGKILL');
+    signalEscaped(progress.escaped, 'SIGKILL');
+    // Again: the grace gave the run time to start more (a cleanup helper in a session of its own).
+    if (tree) signalMarked(h, progress, 'SIGKILL');
   }
   const killWaitMs = opts.killWaitMs ?? 5_000;
   let gone = false;
   try {
-    gone = await waitGone(h, escaped, opts.clock, killWaitMs);
+    gone = await waitGone(h, progress, opts.clock, killWaitMs);
   } catch {
-    // only an abort rejects, and this wait has none
+    // an abort (this wait has none) or a failed scan: both end in the StopError below
   }
   if (!gone) throw new StopError(`process ${h.pid} and its group were still there ${killWaitMs}ms after SIGKILL`, { pid: h.pid });
   return true;
 }
 
-/** Kills what is left of a group whose leader exited by itself (a crashed service must not leave workers behind). */
-export function killLeftovers(h: ProcessHandle): void {
+/**
+ * Kills what is left of a run whose leader exited by itself (a crashed service must not leave
+ * workers behind): its group at once, then, for a run with a mark (`killMode: tree`), every
+ * process the scan finds carrying it. Resolves once those are signalled; rejects when /proc
+ * could not be scanned. The runtime calls it once per such exit.
+ */
+export async function killLeftovers(h: ProcessHandle): Promise<void> {
   if (h.pgid !== undefined && send(-h.pgid, 0)) signalProcess(h, 'SIGKILL');
+  if (h.runMark === undefined) return;
+  // Group members too: one forked after the group's SIGKILL went out would survive it.
+  for (const s of await findMarked(h.runMark, h.startTimeTicks ?? 0)) if (s.pid !== h.pid && stillThere(s)) send(s.pid, 'SIGKILL');
 }

@@ -4,6 +4,7 @@ import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { ProcessSpec } from '../config/index.js';
 import { SpawnError } from './errors.js';
+import { newRunMark, RUN_MARK_VAR } from './run-mark.js';
 import { resolveUser } from './users.js';
 
 /** What `prepareSpawn` resolved: everything `spawn` needs, checked before any process exists. */
@@ -17,6 +18,8 @@ export interface SpawnPlan {
   readonly uid: number | undefined;
   readonly gid: number | undefined;
   readonly umask: number | undefined;
+  /** The run's `PROCMGR_RUN` (already in `env`) for a `killMode: tree` spec; undefined otherwise. */
+  readonly runMark: string | undefined;
 }
 
 // Read at every spawn: a library user may change process.env between two (a cache keyed on its
@@ -98,13 +101,17 @@ async function lookUp(command: string, cwd: string | undefined, pathVar: string 
 export async function prepareSpawn(spec: ProcessSpec): Promise<SpawnPlan> {
   const command = spec.command ?? '';
   const env = processEnv(spec);
+  // Added to an inherited value rather than replacing it: a procmgr that runs inside an outer
+  // procmgr's `tree` run is part of that run, and so are its children.
+  const runMark = spec.killMode === 'tree' ? newRunMark() : undefined;
+  if (runMark !== undefined) env[RUN_MARK_VAR] = env[RUN_MARK_VAR] ? `${env[RUN_MARK_VAR]} ${runMark}` : runMark;
   if (spec.cwd !== undefined) {
     const dir = await isDirectory(spec.cwd);
     if (dir !== true) throw new SpawnError('CWD_MISSING', `cwd: ${spec.cwd} ${dir === false ? 'is not a directory' : 'does not exist'}`, { details: { cwd: spec.cwd } });
   }
   const ids = spec.user === undefined ? undefined : await resolveUser(spec.user, spec.group);
   const umask = spec.umask === undefined ? undefined : parseInt(spec.umask, 8);
-  const base = { cwd: spec.cwd, env, uid: ids?.uid, gid: ids?.gid, umask };
+  const base = { cwd: spec.cwd, env, uid: ids?.uid, gid: ids?.gid, umask, runMark };
   // With a shell, args become $1… of the command line ("sh" is $0), so they need no quoting.
   if (spec.shell) return { ...base, file: '/bin/sh', argv0: 'sh', args: ['-c', command, 'sh', ...spec.args] };
   return { ...base, file: await findExecutable(command, spec.cwd, env.PATH), argv0: command, args: spec.args };

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, ProcmgrError } from '../util/index.js';
+import { isRunMark } from './run-mark.js';
 
 /**
  * The state dir: one JSON file per process so a new supervisor can find what the last one
@@ -38,6 +39,8 @@ export interface ProcessRecordFile {
   readonly stopSignal?: NodeJS.Signals | undefined;
   readonly stopGracePeriodMs?: number | undefined;
   readonly killMode?: 'group' | 'tree' | undefined;
+  /** The `PROCMGR_RUN` mark of the live run (`killMode: tree`), so a restarted procmgr still finds its descendants. */
+  readonly runMark?: string | undefined;
 }
 
 /** The state dir could not be read or written. `details.id` names the process. */
@@ -108,7 +111,10 @@ function parseRecord(text: string): ProcessRecordFile | undefined {
   if (typeof r.id !== 'string' || typeof r.configHash !== 'string') return undefined;
   const f = r.finished as Record<string, unknown> | undefined;
   const finishedOk = f === undefined || (typeof f === 'object' && f !== null && typeof f.at === 'number' && typeof f.pid === 'number');
-  return finishedOk ? (rec as ProcessRecordFile) : { ...(rec as ProcessRecordFile), finished: undefined };
+  // A mark selects processes to kill: anything but one procmgr could have made is dropped.
+  const markOk = r.runMark === undefined || isRunMark(r.runMark);
+  if (finishedOk && markOk) return rec as ProcessRecordFile;
+  return { ...(rec as ProcessRecordFile), ...(finishedOk ? {} : { finished: undefined }), ...(markOk ? {} : { runMark: undefined }) };
 }
 
 const DONE: Promise<unknown> = Promise.resolve();

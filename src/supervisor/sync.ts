@@ -135,7 +135,7 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
   const emit = rt.deps.emit;
   if (isLiveStat(stat, rec.startTimeTicks) && rec.configHash === hash && !rt.disabled) {
     rt.adopt(spec, hash);
-    rt.reattach(spec, { pid: rec.pid, startTimeTicks: rec.startTimeTicks, startedAt: rec.startedAt, group: stat.pgrp === rec.pid });
+    rt.reattach(spec, { pid: rec.pid, startTimeTicks: rec.startTimeTicks, startedAt: rec.startedAt, group: stat.pgrp === rec.pid, runMark: rec.runMark });
     emit({ type: 'reattached', id: rt.id, pid: rec.pid });
     rt.deps.logger.info({ process: rt.id, pid: rec.pid }, 'reattached to the process a previous supervisor started');
     return;
@@ -143,7 +143,10 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
   if (isLiveStat(stat, rec.startTimeTicks)) {
     emit({ type: 'reattachRefused', id: rt.id, pid: rec.pid, reason: 'configChanged' });
     rt.deps.logger.warn({ process: rt.id, pid: rec.pid }, 'found our process from before a restart with another config: stopping it');
-    const old = adoptProcess({ pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: stat.pgrp === rec.pid, startedAt: rt.deps.clock.now(), pollMs: rt.deps.adoptPollMs }, rt.deps.clock);
+    const old = adoptProcess(
+      { pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: stat.pgrp === rec.pid, startedAt: rt.deps.clock.now(), pollMs: rt.deps.adoptPollMs, runMark: rec.runMark },
+      rt.deps.clock,
+    );
     try {
       // Not recovered until it is gone: a failed or aborted stop is retried by the next sync.
       rt.recovered = false;

@@ -1,10 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStat, descendantsOf } from '../../../src/supervisor/proc.js';
+import { descendantsOf, isAlive, readStat } from '../../../src/supervisor/proc.js';
 import { realClock } from '../../../src/util/index.js';
 import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
 import { markedPids } from '../../helpers/leaks.js';
 
 let h: ReturnType<typeof supervised>;
+
+/** Cleanup for a test that failed before procmgr killed `pid` (a leak would fail the tests after it). */
+function killIfAlive(pid: number): void {
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
 afterEach(async () => h.close());
 
 describe('spawn and stop', () => {
@@ -47,6 +52,42 @@ describe('spawn and stop', () => {
     expect(kids.some((k) => k.pgrp !== pid)).toBe(true); // the setsid one escaped the group
     await h.manager.terminate('forker');
     for (const k of kids) expect(readStat(k.pid)?.state ?? 'gone', `pid ${k.pid} ${k.comm}`).toMatch(/gone|Z/);
+    expect(markedPids()).toEqual([]);
+  });
+
+  it('with killMode tree, kills a setsid descendant of a leader that exited by itself', async () => {
+    h = supervised();
+    // The leader prints the escaped sleep's pid and exits: the sleep is re-parented to init at once.
+    // The escaped process prints its own pid ($$ before exec); `setsid -f` forks, so the leader can exit at once.
+    const script = `setsid -f sh -c 'echo $$; exec sleep 1000'`;
+    h.create('quitter', { command: 'sh', args: ['-c', script], killMode: 'tree', restart: { policy: 'never' } });
+    const line = await waitFor('the escaped pid', () => h.supervisor.logs('quitter').find((l) => /^\d+$/.test(l.line)));
+    const escaped = Number(line.line);
+    try {
+      await waitFor('the exit handled', () => h.of('exited', 'quitter').length === 1);
+      await waitFor(`escaped pid ${escaped} gone`, () => !isAlive(escaped), 5_000);
+    } finally {
+      killIfAlive(escaped);
+    }
+    expect(markedPids()).toEqual([]);
+  });
+
+  it('with killMode tree, a stop also kills a descendant whose parent chain broke before the stop', async () => {
+    h = supervised();
+    // A double fork (setsid -f's parent exits): the sleep is no descendant of the leader in /proc any more.
+    const script = `setsid -f sh -c 'echo $$; exec sleep 1000'; exec sleep 1000`;
+    h.create('daemonizer', { command: 'sh', args: ['-c', script], killMode: 'tree', stopGracePeriod: '2s' });
+    const pid = await h.running('daemonizer');
+    const line = await waitFor('the escaped pid', () => h.supervisor.logs('daemonizer').find((l) => /^\d+$/.test(l.line)));
+    const escaped = Number(line.line);
+    await waitFor('re-parented away from the leader', () => readStat(escaped)?.ppid !== pid && readStat(escaped)?.ppid !== undefined);
+    try {
+      expect(descendantsOf(pid).map((s) => s.pid)).not.toContain(escaped);
+      await h.manager.terminate('daemonizer');
+      expect(isAlive(escaped)).toBe(false);
+    } finally {
+      killIfAlive(escaped);
+    }
     expect(markedPids()).toEqual([]);
   });
 

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAlive, readStat } from '../../../src/supervisor/proc.js';
@@ -60,6 +61,30 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
       await next.manager.terminate('b');
       expect(isAlive(before.get('b')!)).toBe(false);
     } finally {
+      await next.close();
+    }
+  });
+
+  it('killMode tree: the run mark is kept in the state file, so an adopted run that exits takes its escaped descendant along', async () => {
+    h = supervised();
+    const stateDir = h.dir();
+    const pidFile = join(h.dir(), 'escaped.pid');
+    // The escaped process writes its pid and leaves the leader's tree (setsid -f forks, its parent exits).
+    const script = `setsid -f sh -c 'echo $$ > "$0"; exec sleep 1000' "$1"; exec sleep 1000`;
+    const tree: ProcessSpecInput = { command: 'sh', args: ['-c', script, 'sh', pidFile], killMode: 'tree', stopGracePeriod: '2s' };
+    const before = await supervisorProcess(stateDir, { t: tree });
+    const escaped = Number(await waitFor('the escaped pid', () => existsSync(pidFile) && /^(\d+)\n/.exec(readFileSync(pidFile, 'utf8'))?.[1]));
+    await killSupervisor();
+
+    const next = supervised({ supervisor: { stateDir } });
+    try {
+      next.create('t', tree);
+      await waitFor('reattached', () => next.of('reattached').length === 1);
+      process.kill(before.get('t')!, 'SIGKILL'); // the leader alone: it "exits by itself"
+      await waitFor('the exit seen', () => next.of('exited', 't').length === 1);
+      await waitFor(`escaped pid ${escaped} gone`, () => !isAlive(escaped), 5_000);
+    } finally {
+      if (isAlive(escaped)) process.kill(escaped, 'SIGKILL');
       await next.close();
     }
   });

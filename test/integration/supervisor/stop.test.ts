@@ -1,13 +1,79 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ownChild } from '../../../src/supervisor/handle.js';
-import { stopProcess, type StopProgress } from '../../../src/supervisor/signals.js';
+import { ownChild, type ProcessHandle } from '../../../src/supervisor/handle.js';
+import { isAlive, readStat } from '../../../src/supervisor/proc.js';
+import { findMarked, newRunMark, RUN_MARK_VAR } from '../../../src/supervisor/run-mark.js';
+import { killLeftovers, stopProcess, type StopProgress } from '../../../src/supervisor/signals.js';
 import { realClock } from '../../../src/util/index.js';
 import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
 
 const children: ChildProcess[] = [];
+/** Processes outside the children's groups, killed after a test that failed before procmgr killed them. */
+const strays: number[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) process.kill(-(c.pid ?? 0), 'SIGKILL');
+  for (const pid of strays.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+});
+
+/**
+ * `sh -c script` in its own group with `mark` in its environment; resolves with the child and
+ * the pid of the double-forked process the script prints (in a session of its own, re-parented
+ * away from the leader, so only the mark ties it to the run).
+ */
+async function markedRun(mark: string, script: string): Promise<{ child: ChildProcess; h: ProcessHandle; escaped: number }> {
+  const child = spawn('sh', ['-c', script], { detached: true, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, [RUN_MARK_VAR]: mark } });
+  children.push(child);
+  const h = ownChild(child, realClock, { runMark: mark }); // before the leader can exit
+  let out = '';
+  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+  const escaped = Number(await waitFor('the escaped pid', () => /^(\d+)\n/.exec(out)?.[1]));
+  strays.push(escaped);
+  await waitFor('the escaped one exec\'d sleep', () => readStat(escaped)?.comm === 'sleep');
+  return { child, h, escaped };
+}
+
+// The escaped process ignores SIGTERM (kept across exec) and prints its pid before exec'ing sleep.
+const ESCAPE = `setsid -f sh -c 'trap "" TERM; echo $$; exec sleep 1000'`;
+
+describe('killMode tree: the run mark', () => {
+  it('findMarked finds the processes with the mark, outside the group too, and no others', async () => {
+    const mark = newRunMark();
+    const { child, escaped } = await markedRun(mark, `${ESCAPE}; exec sleep 1000`);
+    const other = await markedRun(newRunMark(), `${ESCAPE}; exec sleep 1000`);
+    const pids = (await findMarked(mark)).map((s) => s.pid).sort((a, b) => a - b);
+    expect(pids).toEqual([child.pid ?? 0, escaped].sort((a, b) => a - b));
+    expect(pids).not.toContain(other.escaped);
+    // Nothing older than the leader is a descendant: a later start bound skips them all.
+    const leaderStart = readStat(child.pid ?? 0)?.startTimeTicks ?? 0;
+    expect(await findMarked(mark, Math.max(leaderStart, readStat(escaped)?.startTimeTicks ?? 0) + 1)).toEqual([]);
+    expect(await findMarked('')).toEqual([]);
+  });
+
+  it('a stop whose leader exits at once still waits for a marked descendant and kills it at the grace', async () => {
+    const mark = newRunMark();
+    const { h, escaped } = await markedRun(mark, `${ESCAPE}; exec sleep 1000`);
+    const t0 = realClock.now();
+    await expect(stopProcess(h, { signal: 'SIGTERM', graceMs: 500, clock: realClock, tree: true })).resolves.toBe(true);
+    expect(realClock.now() - t0).toBeGreaterThanOrEqual(450);
+    expect(h.exit?.signal).toBe('SIGTERM'); // the leader went at the stop signal
+    expect(isAlive(escaped)).toBe(false);
+  });
+
+  it('without tree, the same stop leaves the marked descendant alone', async () => {
+    const mark = newRunMark();
+    const { h, escaped } = await markedRun(mark, `${ESCAPE}; exec sleep 1000`);
+    await expect(stopProcess(h, { signal: 'SIGTERM', graceMs: 500, clock: realClock })).resolves.toBe(false);
+    expect(isAlive(escaped)).toBe(true);
+  });
+
+  it('killLeftovers, after the leader exited by itself, kills what carries its mark', async () => {
+    const mark = newRunMark();
+    const { child, h, escaped } = await markedRun(mark, ESCAPE);
+    await waitFor('the leader exited', () => h.exit);
+    expect(readStat(escaped)?.ppid).not.toBe(child.pid);
+    await killLeftovers(h);
+    await waitFor('the escaped one gone', () => !isAlive(escaped));
+  });
 });
 
 /** ignore-term.mjs in its own group, with its stdout collected. */

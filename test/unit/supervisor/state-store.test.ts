@@ -110,6 +110,16 @@ describe('StateStore', () => {
     expect((await new StateStore(dir).read('j'))?.finished).toBeUndefined();
   });
 
+  it('keeps a run mark procmgr could have made and drops any other (a mark selects processes to kill)', async () => {
+    const dir = tmp();
+    const mark = '0b0e3f4c-5d6e-4f70-8192-a3b4c5d6e7f8';
+    writeFileSync(join(dir, 'good.json'), JSON.stringify(rec('good', { runMark: mark })));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...rec('bad'), runMark: '' }));
+    const store = new StateStore(dir);
+    expect((await store.read('good'))?.runMark).toBe(mark);
+    expect(await store.read('bad')).toEqual({ ...rec('bad'), runMark: undefined });
+  });
+
   it('runs the operations on one id in call order (a remove is never overtaken by a later read)', async () => {
     const store = new StateStore(tmp());
     await store.write(rec('a'));
