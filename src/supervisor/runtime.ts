@@ -5,7 +5,7 @@ import { adoptProcess, ownChild, type ExitInfo, type ProcessHandle } from './han
 import { LogCapture, type LogLine } from './logs/index.js';
 import type { ProbeEvent } from './probes/index.js';
 import type { ResourceBreach } from './resources.js';
-import { applyPolicy, markHealthy } from './after-exit.js';
+import { applyPolicy, countRestart, markHealthy, type RestartCause } from './after-exit.js';
 import { persistRuntime } from './persist.js';
 import { CircuitBreaker } from './restart-policy.js';
 import { killLeftovers, stopProcess, type StopProgress } from './signals.js';
@@ -54,7 +54,12 @@ export class ProcessRuntime {
   breaker: CircuitBreaker | undefined;
   /** Quick exits in a row: the restart delay grows with it; a healthy run resets it. */
   failures = 0;
+  /** Restarts after an unexpected end (the kubelet's restartCount). Persisted. */
   restarts = 0;
+  /** Restarts someone asked for. Persisted. */
+  requestedRestarts = 0;
+  /** Set by whoever ends a run (or decides what follows its end); read and cleared by the next start. */
+  restartCause: RestartCause | undefined;
   nextStartAt: number | undefined;
   lastExit: LastExit | undefined;
   lastError: Error | undefined;
@@ -129,11 +134,12 @@ export class ProcessRuntime {
       throw err;
     }
     this.lastError = undefined;
-    if (this.hadRun) this.restarts++;
+    countRestart(this);
     this.begin(handle, spec);
     if (handle.exit === undefined) await this.persist();
-    this.deps.emit({ type: 'started', id: this.id, pid: handle.pid, restarts: this.restarts });
-    this.deps.logger.info({ process: this.id, pid: handle.pid, restarts: this.restarts }, 'started');
+    const counts = { restarts: this.restarts, requestedRestarts: this.requestedRestarts };
+    this.deps.emit({ type: 'started', id: this.id, pid: handle.pid, ...counts });
+    this.deps.logger.info({ process: this.id, pid: handle.pid, ...counts }, 'started');
   }
 
   /** Watches a run (spawned or adopted): exit handling, probes, limits. */
