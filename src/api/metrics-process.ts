@@ -72,12 +72,21 @@ export function registerProcessGauges(registry: Registry, backend: ApiBackend, s
   scraped(registry, 'procmgr_process_ready', 'Whether the process is ready (running, started, readiness passing).', ['process'], () =>
     perProcess(snap, (p) => [[{ process: p.id }, p.ready ? 1 : 0]]),
   );
+  // Two series, not one with a cause label: summing over such a label, as dashboards do by
+  // default, would mix deploys back into the crash count that alerts read.
   scraped(
     registry,
     'procmgr_process_restarts',
-    "Restarts the supervisor counted for the process (its status.restarts; starts again at 0 when the process is recreated).",
+    'Restarts after the process ended without being asked: exit, crash, failed liveness probe, limit breach (its status.restarts; starts again at 0 when the process is recreated).',
     ['process'],
     () => perProcess(snap, (p) => [[{ process: p.id }, p.restarts]]),
+  );
+  scraped(
+    registry,
+    'procmgr_process_requested_restarts',
+    'Restarts someone asked for: restart, a changed spec, stop then start (its status.requestedRestarts; starts again at 0 when the process is recreated).',
+    ['process'],
+    () => perProcess(snap, (p) => [[{ process: p.id }, p.requestedRestarts]]),
   );
   scraped(registry, 'procmgr_process_backoff_seconds', 'Seconds until the next start of a process waiting in Backoff.', ['process'], () =>
     perProcess(snap, (p) =>

@@ -20,7 +20,10 @@ export function table(rows: readonly (readonly string[])[]): string {
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
 }
 
-/** The `procmgr status` table: id, state, pid, uptime, restarts, ready. */
+/**
+ * The `procmgr status` table: id, state, pid, uptime, restarts, ready. RESTARTS is `restarts`
+ * only, as kubectl's column is restartCount: a deploy leaves it alone (`--json` has both counters).
+ */
 export function statusTable(processes: readonly ProcessInfo[]): string {
   const rows = [['ID', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'READY']];
   for (const p of processes) {

@@ -110,7 +110,7 @@ export class DaemonBackend implements ApiBackend {
 /** The status of a desired process the supervisor has not seen yet (waiting for its dependencies). */
 function notStarted(id: string, now: number, waitingFor: readonly string[] | undefined): RuntimeStatus {
   return {
-    id, kind: undefined, state: 'Stopped', since: now, pid: undefined, startedAt: undefined, adopted: false, restarts: 0, failures: 0,
+    id, kind: undefined, state: 'Stopped', since: now, pid: undefined, startedAt: undefined, adopted: false, restarts: 0, requestedRestarts: 0, failures: 0,
     nextStartAt: undefined, lastExit: undefined, lastError: waitingFor ? `waiting for ${waitingFor.join(', ')}` : undefined,
     ready: false, live: false, probes: undefined, usage: undefined, breaker: undefined, history: [],
   };

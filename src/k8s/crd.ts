@@ -46,7 +46,9 @@ const processStatusSchema = z
     phase: z.string().describe(`Engine phase: ${PHASES.join(', ')}.`),
     state: z.string().describe('Runtime state: Stopped, Starting, Running, Stopping, Failed, Backoff or Disabled.'),
     ready: z.boolean().describe('Running, and its readiness probe (if any) passes.'),
-    restarts: z.int().min(0).describe('Runs started after the first.'),
+    restarts: z.int().min(0).describe('Runs started again after the previous one ended without being asked (exit, crash, failed liveness probe, limit breach, found dead when the sidecar came back), like a container\'s restartCount: what to alert on.'),
+    // Optional: a CRD installed by this release must take the status of an older sidecar.
+    requestedRestarts: z.int().min(0).optional().describe('Runs started again because someone asked: restart, a changed spec, stop then start. Not in `restarts`.'),
     pid: z.int().min(1).optional().describe('Pid of the current run, inside the sidecar container.'),
     lastExit: z
       .object({

@@ -56,6 +56,7 @@ export function buildStatus(input: StatusInput, previous: readonly Condition[] =
       state: p.state,
       ...(p.pid === undefined ? {} : { pid: p.pid }),
       restarts: p.restarts,
+      requestedRestarts: p.requestedRestarts,
       ready: p.ready,
       ...(p.lastExit ? { lastExit: { code: p.lastExit.code, signal: p.lastExit.signal, at: iso(p.lastExit.at) } } : {}),
       ...(p.lastError ? { lastError: p.lastError } : {}),

@@ -4,8 +4,25 @@ import type { ProcessRuntime } from './runtime.js';
 
 /*
  * The restart policy's bookkeeping on a runtime: what follows an exit, the credit of a healthy
- * run, and the breaker's events. The runtime records what happened; this decides what it means.
+ * run, the restart counters, and the breaker's events. The runtime records what happened; this decides what it means.
  */
+
+/**
+ * Why the next start is a restart. `unexpected`: the last run ended without anyone asking (it
+ * exited, crashed, failed its liveness probe, broke a limit, or was found dead at reattach): what
+ * `restarts` counts and alerts watch. `requested`: someone asked (restart, a changed spec, stop
+ * then start, a rerun of a finished job): counted in `requestedRestarts`.
+ */
+export type RestartCause = 'unexpected' | 'requested';
+
+/** Counts a start that follows a run under its cause, and clears the cause. The runtime's `start` only. */
+export function countRestart(rt: ProcessRuntime): void {
+  // Not asked for unless someone said so: a path that forgets to name its cause still shows up
+  // where alerts look, rather than hiding a crash among deploys.
+  if (rt.hadRun && rt.restartCause === 'requested') rt.requestedRestarts++;
+  else if (rt.hadRun) rt.restarts++;
+  rt.restartCause = undefined;
+}
 
 /**
  * Decides what follows an exit that procmgr did not ask for (or a probe/limit restart):
@@ -20,6 +37,8 @@ export function applyPolicy(rt: ProcessRuntime, reason: string | undefined): voi
   const end: RunEnd = { code: h.exit.code, signal: h.exit.signal, reason };
   const failed = isFailure(end);
   const how = reason ?? (h.exit.signal ? `killed by ${h.exit.signal}` : h.exit.code === null ? 'exited' : `exit code ${h.exit.code}`);
+  // Nobody asked for this end (a probe or limit verdict is procmgr's, not an operator's).
+  rt.restartCause = 'unexpected';
   if (spec.kind === 'unmanaged' || !shouldRestart(spec.restart.policy, end)) {
     rt.done = spec.kind === 'managed';
     rt.setState(failed && spec.kind === 'managed' ? 'Failed' : 'Stopped', how);

@@ -4,7 +4,7 @@ import type { RuntimeState } from './state-machine.js';
 /** Everything the supervisor does that logs, metrics (#4) and Kubernetes Events (#5) may want. */
 export type SupervisorEvent =
   | { readonly type: 'state'; readonly id: string; readonly from: RuntimeState; readonly to: RuntimeState; readonly reason: string; readonly at: number }
-  | { readonly type: 'started'; readonly id: string; readonly pid: number; readonly restarts: number }
+  | { readonly type: 'started'; readonly id: string; readonly pid: number; readonly restarts: number; readonly requestedRestarts: number }
   | {
       readonly type: 'exited';
       readonly id: string;

@@ -70,6 +70,7 @@ export function followSpools(
     void run.logs.attachSpool(reader, stream);
     void run.ended.then(() => reader.finish());
   }
+  if (!found && run.resume) deps.logger.warn({ process: id }, 'no output spool: its output is not captured (it was piped to an older procmgr, or the run ended before it was created)');
   return found;
 }
 

@@ -19,6 +19,7 @@ function recordOf(rt: ProcessRuntime, hash: string, extra: { disabled?: boolean 
     configHash: hash,
     startedAt: h?.startedAt,
     restarts: rt.restarts,
+    requestedRestarts: rt.requestedRestarts,
     disabled: rt.disabled || extra.disabled,
     finished: rt.done ? rt.lastExit : undefined,
     kind: rt.spec?.kind,

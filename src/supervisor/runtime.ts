@@ -5,7 +5,7 @@ import { adoptProcess, ownChild, type ExitInfo, type ProcessHandle } from './han
 import { LogCapture, type LogLine } from './logs/index.js';
 import type { ProbeEvent } from './probes/index.js';
 import type { ResourceBreach } from './resources.js';
-import { applyPolicy, markHealthy } from './after-exit.js';
+import { applyPolicy, countRestart, markHealthy, type RestartCause } from './after-exit.js';
 import { followSpools, spawnRun } from './output.js';
 import { persistRuntime } from './persist.js';
 import { CircuitBreaker } from './restart-policy.js';
@@ -55,7 +55,12 @@ export class ProcessRuntime {
   breaker: CircuitBreaker | undefined;
   /** Quick exits in a row: the restart delay grows with it; a healthy run resets it. */
   failures = 0;
+  /** Restarts after an unexpected end (the kubelet's restartCount). Persisted. */
   restarts = 0;
+  /** Restarts someone asked for. Persisted. */
+  requestedRestarts = 0;
+  /** Set by whoever ends a run (or decides what follows its end); read and cleared by the next start. */
+  restartCause: RestartCause | undefined;
   nextStartAt: number | undefined;
   lastExit: LastExit | undefined;
   lastError: Error | undefined;
@@ -124,8 +129,7 @@ export class ProcessRuntime {
       const { child, spooled } = await spawnRun(plan, store, this.id, this.deps.logger);
       handle = ownChild(child, this.deps.clock, { runMark: plan.runMark });
       if (spooled && store && this.logs) followSpools(store, this.id, { ended: handle.exited, logs: this.logs, resume: false }, this.deps);
-      if (child.stdout) this.capture(this.logs?.attach(child.stdout, 'stdout'));
-      if (child.stderr) this.capture(this.logs?.attach(child.stderr, 'stderr'));
+      for (const name of ['stdout', 'stderr'] as const) if (child[name]) this.capture(this.logs?.attach(child[name], name));
     } catch (err) {
       // Once per distinct failure: the engine retries with backoff, and the same error each time says nothing new.
       if (this.lastError?.message !== (err as Error).message) this.deps.logger.error({ process: this.id, err }, 'could not start');
@@ -135,11 +139,12 @@ export class ProcessRuntime {
       throw err;
     }
     this.lastError = undefined;
-    if (this.hadRun) this.restarts++;
+    countRestart(this);
     this.begin(handle, spec);
     if (handle.exit === undefined) await this.persist();
-    this.deps.emit({ type: 'started', id: this.id, pid: handle.pid, restarts: this.restarts });
-    this.deps.logger.info({ process: this.id, pid: handle.pid, restarts: this.restarts }, 'started');
+    const counts = { restarts: this.restarts, requestedRestarts: this.requestedRestarts };
+    this.deps.emit({ type: 'started', id: this.id, pid: handle.pid, ...counts });
+    this.deps.logger.info({ process: this.id, pid: handle.pid, ...counts }, 'started');
   }
 
   /** Watches a run (spawned or adopted): exit handling, probes, limits. */
@@ -281,10 +286,7 @@ export class ProcessRuntime {
       { pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: rec.group, startedAt: rec.startedAt ?? this.deps.clock.now(), pollMs: this.deps.adoptPollMs, runMark: rec.runMark },
       this.deps.clock,
     );
-    const store = this.deps.store;
-    if (store && this.logs && !followSpools(store, this.id, { ended: handle.exited, logs: this.logs, resume: true }, this.deps)) {
-      this.deps.logger.warn({ process: this.id, pid: rec.pid }, 'reattached without output capture: it was started with its output piped to the old procmgr');
-    }
+    if (this.deps.store && this.logs) followSpools(this.deps.store, this.id, { ended: handle.exited, logs: this.logs, resume: true }, this.deps);
     this.begin(handle, spec);
   }
 

@@ -29,7 +29,10 @@ export interface ProcessRecordFile {
   readonly configHash: string;
   /** Epoch ms (the supervisor's clock) when it started. */
   readonly startedAt?: number | undefined;
+  /** Restarts after an unexpected end (see `RestartCause`). */
   readonly restarts?: number | undefined;
+  /** Restarts someone asked for; absent in files written before it was counted apart. */
+  readonly requestedRestarts?: number | undefined;
   /** An explicit stop, remembered across supervisor restarts for `unless-stopped`. */
   readonly disabled?: boolean | undefined;
   /** A job that is done under `configHash`: a restarted procmgr does not run it again for that spec. */
@@ -113,8 +116,18 @@ function parseRecord(text: string): ProcessRecordFile | undefined {
   const finishedOk = f === undefined || (typeof f === 'object' && f !== null && typeof f.at === 'number' && typeof f.pid === 'number');
   // A mark selects processes to kill: anything but one procmgr could have made is dropped.
   const markOk = r.runMark === undefined || isRunMark(r.runMark);
-  if (finishedOk && markOk) return rec as ProcessRecordFile;
-  return { ...(rec as ProcessRecordFile), ...(finishedOk ? {} : { finished: undefined }), ...(markOk ? {} : { runMark: undefined }) };
+  // A counter that is not one is dropped (read as 0), not carried into status and metrics.
+  return {
+    ...(rec as ProcessRecordFile),
+    ...(finishedOk ? {} : { finished: undefined }),
+    ...(markOk ? {} : { runMark: undefined }),
+    restarts: countOf(r.restarts),
+    requestedRestarts: countOf(r.requestedRestarts),
+  };
+}
+
+function countOf(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
 }
 
 const DONE: Promise<unknown> = Promise.resolve();

@@ -17,7 +17,13 @@ export interface RuntimeStatus {
   readonly startedAt: number | undefined;
   /** Reattached to a process a previous supervisor started (or attached, when unmanaged). */
   readonly adopted: boolean;
+  /**
+   * Runs started again after the previous one ended without being asked (exit, crash, liveness
+   * probe, limit breach, found dead at reattach), like the kubelet's restartCount: what to alert on.
+   */
   readonly restarts: number;
+  /** Runs started again because someone asked: restart, a changed spec, stop then start. */
+  readonly requestedRestarts: number;
   /** Quick exits in a row (drives the restart delay). */
   readonly failures: number;
   readonly nextStartAt: number | undefined;
@@ -47,6 +53,7 @@ export function statusOf(rt: ProcessRuntime, now: number): RuntimeStatus {
     startedAt: running ? rt.handle?.startedAt : undefined,
     adopted: running ? (rt.handle?.adopted ?? false) : false,
     restarts: rt.restarts,
+    requestedRestarts: rt.requestedRestarts,
     failures: rt.failures,
     nextStartAt: rt.sm.state === 'Backoff' ? rt.nextStartAt : undefined,
     lastExit: rt.lastExit,

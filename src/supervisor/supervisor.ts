@@ -235,6 +235,8 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
   /** Explicit start after `stop` (also closes the breaker's wait and restart delay). */
   async start(id: string): Promise<void> {
     const rt = this.known(id);
+    // A finished job runs again only because of this call (a stopped one: see `disable`).
+    if (rt.done) rt.restartCause = 'requested';
     rt.disabled = false;
     rt.done = false;
     rt.nextStartAt = undefined;
@@ -245,7 +247,10 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     this.#requeue(id);
   }
 
-  /** Explicit restart: stop (with the grace period) and start again, not counted as a failure. */
+  /**
+   * Explicit restart: stop (with the grace period) and start again, not counted as a failure and
+   * counted in `requestedRestarts`, not `restarts`.
+   */
   restart(id: string): void {
     const rt = this.known(id);
     rt.restartRequested = true;

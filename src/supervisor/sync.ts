@@ -19,6 +19,8 @@ const DONE = Promise.resolve();
 
 /** An explicit stop: stop the run (an unmanaged process too: it was asked for) and stay Disabled. */
 async function disable(rt: ProcessRuntime, spec: ProcessSpec, signal: AbortSignal): Promise<SyncResult> {
+  // Whatever ended the last run, the next one starts only because someone starts it.
+  rt.restartCause = 'requested';
   if (rt.running) await rt.stopRun('stopped on request', { graceMs: spec.stopGracePeriod, signal });
   rt.handle = undefined;
   rt.setState('Disabled', 'stopped on request');
@@ -34,6 +36,8 @@ export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: s
     const old = rt.spec ?? spec;
     if (rt.hash !== hash || rt.restartRequested) {
       const why = rt.restartRequested ? 'restart requested' : 'spec changed';
+      // Before the stop: a stop cut short by an abort is finished, and the start made, by a later sync.
+      rt.restartCause = 'requested';
       await rt.stopRun(why, { graceMs: old.stopGracePeriod, signal });
       rt.restartRequested = false;
       rt.handle = undefined;
@@ -127,12 +131,16 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
   rt.recovered = true; // from here on, anything that fails is retried as a normal sync
   if (!rec) return;
   rt.restarts = rec.restarts ?? 0;
+  rt.requestedRestarts = rec.requestedRestarts ?? 0;
   if (rec.disabled && spec.restart.policy === 'unless-stopped') rt.disabled = true;
   if (spec.kind === 'managed' && restoreFinished(rt, rec, hash)) return;
   if (rec.pid === undefined || rec.startTimeTicks === undefined || spec.kind !== 'managed') return;
   const stat = readStat(rec.pid);
   const reused = stat !== undefined && stat.startTimeTicks !== rec.startTimeTicks;
   const emit = rt.deps.emit;
+  // A run was recorded, so whatever starts next is a restart: after a stale config's run is
+  // stopped, one asked for; after a run that ended while nobody watched, one that was not.
+  rt.hadRun = true;
   if (isLiveStat(stat, rec.startTimeTicks) && rec.configHash === hash && !rt.disabled) {
     rt.adopt(spec, hash);
     rt.reattach(spec, { pid: rec.pid, startTimeTicks: rec.startTimeTicks, startedAt: rec.startedAt, group: stat.pgrp === rec.pid, runMark: rec.runMark });
@@ -141,6 +149,7 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
     return;
   }
   if (isLiveStat(stat, rec.startTimeTicks)) {
+    rt.restartCause = 'requested';
     emit({ type: 'reattachRefused', id: rt.id, pid: rec.pid, reason: 'configChanged' });
     rt.deps.logger.warn({ process: rt.id, pid: rec.pid }, 'found our process from before a restart with another config: stopping it');
     const old = adoptProcess(
@@ -157,6 +166,7 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
     }
   } else {
     const reason = reused ? 'pidReused' : 'gone';
+    rt.restartCause = 'unexpected';
     emit({ type: 'reattachRefused', id: rt.id, pid: rec.pid, reason });
     rt.deps.logger.info({ process: rt.id, pid: rec.pid, reason }, 'not reattaching: the recorded process is gone');
     // What it wrote after the last procmgr stopped reading (often why it died) is kept for `logs`.
@@ -186,6 +196,7 @@ export async function terminate(rt: ProcessRuntime, graceMs: number, signal: Abo
  * A managed one is ours: it is stopped, so nothing runs untracked.
  */
 export async function switchKind(rt: ProcessRuntime, signal: AbortSignal): Promise<void> {
+  rt.restartCause = 'requested'; // another kind is another spec
   if (rt.running && rt.spec?.kind === 'managed') await rt.stopRun('kind changed', { graceMs: rt.spec.stopGracePeriod, signal });
   rt.handle?.dispose();
   await rt.endWatchers();

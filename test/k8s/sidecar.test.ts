@@ -32,7 +32,7 @@ function processSet(name: string, processes: unknown[]): string {
   return JSON.stringify({ apiVersion: 'procmgr.dev/v1alpha1', kind: 'ProcessSet', metadata: { name, namespace: NS }, spec: { processes } });
 }
 
-async function getSet(name: string): Promise<{ metadata: { generation: number }; status?: Record<string, unknown> & { observedGeneration?: number; processes?: { id: string; state: string; pid?: number; restarts: number; ready: boolean }[]; conditions?: { type: string; status: string; message: string }[] } }> {
+async function getSet(name: string): Promise<{ metadata: { generation: number }; status?: Record<string, unknown> & { observedGeneration?: number; processes?: { id: string; state: string; pid?: number; restarts: number; requestedRestarts?: number; ready: boolean }[]; conditions?: { type: string; status: string; message: string }[] } }> {
   return JSON.parse(await kubectl(['get', 'processset', name, '-n', NS, '-o', 'json'])) as never;
 }
 
@@ -107,6 +107,12 @@ describe('procmgr sidecar against a real API server', () => {
     });
     expect(second.get('a')).toBe(first.get('a'));
     expect(isAlive(first.get('b')!)).toBe(false);
+    // An edit is a deploy: b's new run is a requested restart, not one an alert on restarts sees.
+    const b = await eventually('b counted as requested in the status', async () => {
+      const p = (await getSet('web')).status?.processes?.find((x) => x.id === 'b');
+      return p?.requestedRestarts === 1 && p;
+    });
+    expect(b.restarts).toBe(0);
 
     // Remove c: stopped.
     await kubectl(['apply', '-f', '-'], processSet('web', [sleeper('a'), sleeper('b', '1001')]));
@@ -211,14 +217,14 @@ describe('procmgr sidecar against a real API server', () => {
       d = await DaemonProcess.launch(['sidecar', '--processset', 'tok', '--namespace', NS, '--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--token-file', file]);
       expect(d.logs.find((r) => r.msg === 'API listening')).toMatchObject({ auth: 'token' });
       d.token = 'sidecar-token-one';
-      const t = async (): Promise<{ pid?: number; restarts: number } | undefined> => (await d!.json<{ pid?: number; restarts: number; state: string }>('/v1/processes/t')).body;
+      const t = async (): Promise<{ pid?: number; requestedRestarts: number } | undefined> => (await d!.json<{ pid?: number; requestedRestarts: number; state: string }>('/v1/processes/t')).body;
       const first = await eventually('t running', async () => (await t())?.pid !== undefined && (await t()));
       const restart = (token?: string): Promise<{ status: number }> =>
         d!.json('/v1/processes/t/restart', { method: 'POST', headers: token === undefined ? { Authorization: '' } : { Authorization: `Bearer ${token}` } });
       expect((await restart()).status).toBe(401);
       expect((await restart('wrong')).status).toBe(401);
       expect((await restart('sidecar-token-one')).status).toBe(202);
-      await eventually('t restarted', async () => (await t())?.restarts === first.restarts + 1);
+      await eventually('t restarted', async () => (await t())?.requestedRestarts === first.requestedRestarts + 1);
 
       writeFileSync(file, 'sidecar-token-two\n');
       d.signal('SIGHUP');

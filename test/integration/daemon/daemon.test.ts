@@ -94,6 +94,37 @@ describe('procmgr run (the real daemon as a child process)', () => {
     expect(isAlive(after.get('c')!)).toBe(false);
   });
 
+  it('a deploy and an API restart leave procmgr_process_restarts alone; a crash moves it', async () => {
+    const file = writeConfig(dir(), TWO_SLEEPERS);
+    const d = await start(file);
+    const before = await runningPids(d, ['a', 'b']);
+    const metric = async (name: string, id: string): Promise<number | undefined> => {
+      const text = await (await fetch(d.url('/metrics'))).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{process="${id}"} `));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const counters = async (id: string) => {
+      const p = (await processes(d)).get(id);
+      return { restarts: p?.restarts, requestedRestarts: p?.requestedRestarts, metric: await metric('procmgr_process_restarts', id), requestedMetric: await metric('procmgr_process_requested_restarts', id) };
+    };
+
+    writeFileSync(`${file}.tmp`, TWO_SLEEPERS.replace('"1001"', '"1002"'));
+    renameSync(`${file}.tmp`, file);
+    expect((await d.json('/v1/processes/a/restart', { method: 'POST' })).status).toBe(202);
+    const replaced = await eventually('a and b replaced', async () => {
+      const pids = await pidsNow(d, ['a', 'b']);
+      return pids?.get('a') !== before.get('a') && pids?.get('b') !== before.get('b') && pids;
+    });
+    for (const id of ['a', 'b']) expect(await counters(id)).toEqual({ restarts: 0, requestedRestarts: 1, metric: 0, requestedMetric: 1 });
+
+    process.kill(replaced.get('a')!, 'SIGKILL');
+    await eventually('a back', async () => {
+      const pid = (await pidsNow(d, ['a']))?.get('a');
+      return pid !== undefined && pid !== replaced.get('a');
+    });
+    expect(await counters('a')).toEqual({ restarts: 1, requestedRestarts: 1, metric: 1, requestedMetric: 1 });
+  });
+
   it('rejects a broken file with a logged error and keeps the running set; SIGHUP reloads', async () => {
     const file = writeConfig(dir(), TWO_SLEEPERS.replace('  reload: { debounce: 50ms }', '  reload: { watch: false }'));
     const d = await start(file);

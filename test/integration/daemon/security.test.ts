@@ -131,7 +131,7 @@ describe.skipIf(!isRoot)('another local user against a daemon run by root', () =
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/web\s+Running/);
     expect((await procmgr(['restart', 'web', '--api', d.address])).stdout).toContain('web: restart requested');
-    await eventually('web restarted', async () => (await d.json<ProcessInfo>('/v1/processes/web')).body.restarts === before.restarts + 1);
+    await eventually('web restarted', async () => (await d.json<ProcessInfo>('/v1/processes/web')).body.requestedRestarts === before.requestedRestarts + 1);
     expect((await procmgr(['logs', 'web', '--api', d.address])).code).toBe(0);
 
     // Env values are not shown anywhere: status, the API, /healthz, procmgr's own log.
@@ -180,7 +180,7 @@ describe('browser attacks and token rotation against the real daemon', () => {
 
     const same = await d.json('/v1/processes/web/restart', { method: 'POST', headers: { Origin: `http://${d.address}` } });
     expect(same.status).toBe(202);
-    await eventually('web restarted', async () => (await d.json<ProcessInfo>('/v1/processes/web')).body.restarts === before.restarts + 1);
+    await eventually('web restarted', async () => (await d.json<ProcessInfo>('/v1/processes/web')).body.requestedRestarts === before.requestedRestarts + 1);
   });
 
   it('tokenFile + SIGHUP rotates the token without a restart: the old one gets 401, the new one 200, processes untouched', async () => {

@@ -140,6 +140,53 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
       expect(next.of('reattachRefused', 'a')).toMatchObject([{ reason: 'configChanged', pid: before.get('a') }]);
       expect(isAlive(before.get('a')!)).toBe(false);
       expect(next.of('reattached')).toHaveLength(0);
+      // The config changed while procmgr was away: a deploy, not a crash.
+      expect(next.supervisor.status('a')).toMatchObject({ restarts: 0, requestedRestarts: 1 });
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('a process that died while no supervisor watched is started again and counted as a restart', async () => {
+    h = supervised();
+    const stateDir = h.dir();
+    const before = await supervisorProcess(stateDir, { a: sleeper });
+    await killSupervisor();
+    const old = before.get('a')!;
+    process.kill(old, 'SIGKILL');
+    await waitFor('a gone', () => !isAlive(old));
+    const next = supervised({ supervisor: { stateDir } });
+    try {
+      next.create('a', sleeper);
+      // 'started' follows the state file's write, so it can come after Running.
+      const started = await waitFor('a started', () => next.of('started', 'a')[0]);
+      expect(started).toMatchObject({ restarts: 1, requestedRestarts: 0 });
+      expect(started.pid).not.toBe(old);
+      expect(next.of('reattachRefused', 'a')).toMatchObject([{ reason: 'gone' }]);
+      expect(next.of('state', 'a').find((e) => e.to === 'Starting')?.reason).toBe('restart');
+    } finally {
+      await next.close();
+    }
+  });
+
+  it.each([
+    ['an older state file (no requestedRestarts)', { restarts: 2 }, { restarts: 3, requestedRestarts: 0 }],
+    ['a state file with both counters', { restarts: 2, requestedRestarts: 5 }, { restarts: 3, requestedRestarts: 5 }],
+    ['a state file with counters that are not counts', { restarts: -1, requestedRestarts: 'many' }, { restarts: 1, requestedRestarts: 0 }],
+  ] as const)('the counters carry on from %s', async (_, counters, expected) => {
+    h = supervised();
+    const stateDir = h.dir();
+    // A run recorded by an earlier supervisor, gone since.
+    const dead = spawn('true', { stdio: 'ignore' });
+    const ticks = readStat(dead.pid!)?.startTimeTicks ?? 1;
+    await new Promise((r) => dead.once('exit', r));
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(`${stateDir}/a.json`, JSON.stringify({ id: 'a', pid: dead.pid, startTimeTicks: ticks, configHash: configHash(parseProcessSpec(sleeper)), ...counters }));
+    const next = supervised({ supervisor: { stateDir } });
+    try {
+      next.create('a', sleeper);
+      await next.running('a');
+      expect(next.supervisor.status('a')).toMatchObject(expected);
     } finally {
       await next.close();
     }

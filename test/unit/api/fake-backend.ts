@@ -15,6 +15,7 @@ export function info(id: string, over: Partial<ProcessInfo> = {}): ProcessInfo {
     startedAt: 1_000,
     adopted: false,
     restarts: 0,
+    requestedRestarts: 0,
     failures: 0,
     nextStartAt: undefined,
     lastExit: undefined,

@@ -12,8 +12,8 @@ function setup(...processes: ReturnType<typeof info>[]) {
 }
 
 describe('createMetrics', () => {
-  it('exposes phase, state, ready and restarts per process from the backend at scrape time', async () => {
-    const { scrape } = setup(info('web', { restarts: 3 }), info('job', { phase: 'Starting', state: 'Backoff', ready: false }));
+  it('exposes phase, state, ready and both restart counters per process from the backend at scrape time', async () => {
+    const { scrape } = setup(info('web', { restarts: 3, requestedRestarts: 7 }), info('job', { phase: 'Starting', state: 'Backoff', ready: false }));
     const text = await scrape();
     expect(text).toContain('procmgr_process_phase{process="web",phase="Syncing"} 1');
     expect(text).toContain('procmgr_process_phase{process="web",phase="Starting"} 0');
@@ -23,6 +23,9 @@ describe('createMetrics', () => {
     expect(text).toContain('procmgr_process_ready{process="web"} 1');
     expect(text).toContain('procmgr_process_ready{process="job"} 0');
     expect(text).toContain('procmgr_process_restarts{process="web"} 3');
+    expect(text).toContain('procmgr_process_requested_restarts{process="web"} 7');
+    expect(text).toContain('procmgr_process_requested_restarts{process="job"} 0');
+    expect(text).toMatch(/^# TYPE procmgr_process_requested_restarts gauge$/m);
   });
 
   it('exposes backoff countdown, usage and probe verdicts only where they exist', async () => {
@@ -69,7 +72,7 @@ describe('createMetrics', () => {
     metrics.onSupervisorEvent({ ...exited, code: null, signal: 'SIGKILL' });
     metrics.onSupervisorEvent({ ...exited, code: null, signal: null });
     metrics.onSupervisorEvent({ type: 'probe', id: 'web', probe: 'readiness', result: 'failed', message: 'HTTP 503' });
-    metrics.onSupervisorEvent({ type: 'started', id: 'web', pid: 2, restarts: 1 });
+    metrics.onSupervisorEvent({ type: 'started', id: 'web', pid: 2, restarts: 1, requestedRestarts: 0 });
     const text = await scrape();
     expect(text).toContain('procmgr_process_exits_total{process="web",code="1"} 2');
     expect(text).toContain('procmgr_process_exits_total{process="web",code="SIGKILL"} 1');

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseProcessList } from '../../../src/config/index.js';
-import { PROCESSSET_GROUP, PROCESSSET_KIND, PROCESSSET_PLURAL, PROCESSSET_VERSION, processSetCrd, processSetStatusSchema, toStructuralSchema, type JsonSchema } from '../../../src/k8s/index.js';
+import { info } from '../api/fake-backend.js';
+import { PROCESSSET_GROUP, PROCESSSET_KIND, PROCESSSET_PLURAL, PROCESSSET_VERSION, buildStatus, processSetCrd, processSetStatusSchema, toStructuralSchema, type JsonSchema } from '../../../src/k8s/index.js';
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => {
@@ -91,6 +92,16 @@ describe('processSetCrd', () => {
     expect(props.conditions).toMatchObject({ 'x-kubernetes-list-map-keys': ['type'], items: { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] } });
     expect(props.processes).toMatchObject({ 'x-kubernetes-list-map-keys': ['id'], items: { required: ['id', 'phase', 'state', 'ready', 'restarts'] } });
     expect(processSetStatusSchema.safeParse({ conditions: [{ type: 'Ready', status: 'True', reason: 'AllReady', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] }).success).toBe(true);
+  });
+
+  it('counts requested restarts apart from restarts, optional so a status from an older sidecar still validates', () => {
+    const items = obj(obj(obj(obj(root.properties).status).properties).processes).items;
+    expect(obj(obj(items).properties).requestedRestarts).toMatchObject({ type: 'integer', minimum: 0 });
+    const older = { id: 'web', phase: 'Syncing', state: 'Running', ready: true, restarts: 0 };
+    expect(processSetStatusSchema.safeParse({ processes: [older] }).success).toBe(true);
+    const { status } = buildStatus({ processes: [info('web', { restarts: 2, requestedRestarts: 5 })], observedGeneration: 3, specError: undefined, now: 0 });
+    expect(status.processes).toMatchObject([{ id: 'web', restarts: 2, requestedRestarts: 5 }]);
+    expect(processSetStatusSchema.safeParse(status).success).toBe(true);
   });
 });
 
