@@ -172,6 +172,12 @@ export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: strin
     // What it wrote after the last procmgr stopped reading (often why it died) is kept for `logs`.
     rt.adopt(spec, hash);
     if (rt.logs) followSpools(store, rt.id, { ended: DONE, logs: rt.logs, resume: true }, rt.deps);
+    // `never` is never run twice (nor is a Never pod by the kubelet), even when its end went unseen.
+    const unseen = { pid: rec.pid, code: null, signal: null, at: rt.deps.clock.now(), reason: 'ended while procmgr was down (exit status unknown)' };
+    if (reason === 'gone' && spec.restart.policy === 'never' && restoreFinished(rt, { ...rec, finished: unseen }, hash)) {
+      await rt.persist();
+      return;
+    }
   }
   await unrecord(rt);
 }

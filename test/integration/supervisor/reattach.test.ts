@@ -169,6 +169,34 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
     }
   });
 
+  it('a restart: never job that ended while no supervisor watched is not run again (Failed: its exit status is unknown)', async () => {
+    h = supervised();
+    const stateDir = h.dir();
+    const dir = h.dir();
+    const job: ProcessSpecInput = {
+      command: 'sh',
+      args: ['-c', 'while [ ! -e "$DIR/go" ]; do sleep 0.02; done; echo ran >> "$DIR/runs"'],
+      env: { DIR: dir },
+      restart: { policy: 'never' },
+    };
+    const before = await supervisorProcess(stateDir, { job });
+    await killSupervisor();
+    writeFileSync(join(dir, 'go'), '');
+    await waitFor('job done', () => !isAlive(before.get('job')!));
+    const next = supervised({ supervisor: { stateDir } });
+    try {
+      next.create('job', job);
+      await waitFor('Finished', () => next.manager.isFinished('job'));
+      expect(next.of('started', 'job')).toHaveLength(0);
+      expect(readFileSync(join(dir, 'runs'), 'utf8')).toBe('ran\n');
+      expect(next.state('job')).toBe('Failed');
+      expect(next.supervisor.status('job')?.lastExit).toMatchObject({ pid: before.get('job'), code: null });
+      expect(next.supervisor.status('job')?.lastExit?.reason).toMatch(/procmgr was down/);
+    } finally {
+      await next.close();
+    }
+  });
+
   it.each([
     ['an older state file (no requestedRestarts)', { restarts: 2 }, { restarts: 3, requestedRestarts: 0 }],
     ['a state file with both counters', { restarts: 2, requestedRestarts: 5 }, { restarts: 3, requestedRestarts: 5 }],
