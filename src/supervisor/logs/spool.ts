@@ -145,7 +145,10 @@ export class SpoolReader extends Readable {
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
     read(fd, buf, 0, CHUNK_BYTES, this.#pos, (err, n) => {
       this.#reading = false;
-      if (this.#fd === undefined) return; // destroyed meanwhile
+      if (this.#fd === undefined) {
+        closeSync(fd); // destroyed meanwhile: see #release
+        return;
+      }
       if (err) {
         this.destroy(err);
         return;
@@ -220,7 +223,8 @@ export class SpoolReader extends Readable {
     write(fd, Buffer.from(String(pos).padStart(POSITION_WIDTH, ' ')), 0, POSITION_WIDTH, 0, () => {
       this.#posWriting = false;
       this.#posSaved = pos;
-      if (this.#pos !== pos && this.#posFd !== undefined) this.#savePositionSoon();
+      if (this.#posFd === undefined) closeSync(fd); // destroyed meanwhile: see #release
+      else if (this.#pos !== pos) this.#savePositionSoon();
     });
   }
 
@@ -234,7 +238,10 @@ export class SpoolReader extends Readable {
     this.#poll?.cancel();
     this.#posTimer?.cancel();
     this.#poll = this.#posTimer = undefined;
-    for (const fd of [this.#fd, this.#posFd]) if (fd !== undefined) closeSync(fd);
+    // A descriptor with I/O in flight is closed by that I/O's callback: closed now, its number could
+    // be reused by another open before the write lands, which would then go into that file.
+    if (this.#fd !== undefined && !this.#reading) closeSync(this.#fd);
+    if (this.#posFd !== undefined && !this.#posWriting) closeSync(this.#posFd);
     this.#fd = this.#posFd = undefined;
   }
 }
