@@ -18,6 +18,7 @@ const SUITES: Readonly<Record<string, Suite>> = {
   supervisor: async () => (await import('./supervisor.js')).run(),
   daemon: async () => (await import('./daemon.js')).run(),
   k8s: async () => (await import('./k8s.js')).run(),
+  scale: async () => (await import('./scale.js')).run(),
 };
 
 const self = fileURLToPath(import.meta.url);

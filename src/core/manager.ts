@@ -117,6 +117,12 @@ export class ProcessManager<C> {
     return rec && snapshot(rec, this.engine.nextSyncAt(id));
   }
 
+  /** The phase of one id, or undefined if unknown (or removed): `getStatus(id)?.phase` without building a snapshot. */
+  phase(id: string): Phase | undefined {
+    const rec = this.engine.records.get(id);
+    return rec && phaseOf(rec);
+  }
+
   /** Snapshots of every known id, in creation order. */
   list(): ProcessStatus<C>[] {
     return [...this.engine.records.values()].map((r) => snapshot(r, this.engine.nextSyncAt(r.id)));

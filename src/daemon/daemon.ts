@@ -108,7 +108,7 @@ export class Daemon {
         ...(pm.stateDir === undefined ? {} : { stateDir: pm.stateDir }),
         onEvent: (e) => {
           this.#metrics.onSupervisorEvent(e); // events begin at start(), after construction
-          if (e.type === 'state' || e.type === 'probe') this.#desired.reconcileSoon();
+          if (e.type === 'state' || e.type === 'probe') this.#desired.onRuntimeChange();
           for (const fn of this.#listeners) fn(e);
         },
       },
@@ -121,13 +121,13 @@ export class Daemon {
         logger,
         onEvent: (e) => {
           this.#metrics.onManagerEvent(e);
-          if (e.type === 'phase' || e.type === 'removed') this.#desired.reconcileSoon();
+          this.#desired.onManagerEvent(e);
         },
       },
     });
     this.#manager = manager;
     this.#supervisor = supervisor;
-    this.#desired = new DesiredSet({ manager, status: (id) => supervisor.status(id), logger, capacity: pm.engine.maxProcesses });
+    this.#desired = new DesiredSet({ manager, status: (id) => supervisor.status(id), logger, clock: this.#clock, capacity: pm.engine.maxProcesses });
     const backend = (this.#backend = new DaemonBackend({
       manager, supervisor, desired: this.#desired, clock: this.#clock,
       healthDetails: () => ({ config: this.#file, lastReload: this.#lastReload, configWatchedAt: this.#watcher?.lastProgressAt, ...init.health?.() }),

@@ -1,20 +1,24 @@
 import type { ApplyResult } from '../api/index.js';
 import { ConfigError, type Dependency, type ProcessEntry, type ProcessSpecInput } from '../config/index.js';
-import type { ProcessManager } from '../core/index.js';
+import type { ManagerEvent, ProcessManager } from '../core/index.js';
 import type { RuntimeStatus } from '../supervisor/index.js';
-import { canonicalJson, isProcmgrError, ShutdownError, type Logger } from '../util/index.js';
+import { canonicalJson, isProcmgrError, ShutdownError, type Clock, type Logger } from '../util/index.js';
+
+/** While events keep coming, at most one reconcile per this many ms. */
+const COALESCE_MS = 100;
 
 export interface DesiredSetDeps {
   readonly manager: ProcessManager<ProcessSpecInput>;
   readonly status: (id: string) => RuntimeStatus | undefined;
   readonly logger: Logger;
+  readonly clock: Clock;
   /** The engine's `maxProcesses`: a larger set is refused whole instead of failing half-way. Default: no limit. */
   readonly capacity?: number;
 }
 
 /**
  * The daemon's desired processes and what the engine has been told of them. `apply` replaces the
- * set; `reconcile` (run after every apply and whenever a process changes state) declares what may
+ * set; `reconcile` (run after every apply and after the events that can change its outcome) declares what may
  * start, updates what changed and, through `syncKnownProcesses`, stops what is gone. Only a changed
  * spec reaches the engine as an update, so a reload restarts exactly the processes that changed.
  *
@@ -33,6 +37,7 @@ export class DesiredSet {
   /** Ids whose create found no free slot yet (logged once each). */
   readonly #noSlot = new Set<string>();
   #reconcileQueued = false;
+  #lastReconcileAt: number | undefined;
 
   constructor(deps: DesiredSetDeps) {
     this.#deps = deps;
@@ -82,17 +87,18 @@ export class DesiredSet {
   reconcile(): void {
     const { manager } = this.#deps;
     if (manager.state !== 'running') return;
+    this.#lastReconcileAt = this.#deps.clock.now();
     // A finished id whose spec changed (or that is no longer wanted) is removed, so it can be created again.
-    for (const st of manager.list()) {
-      if (st.phase === 'Finished' && this.#declared.get(st.id) !== this.#keys.get(st.id)) this.#declared.delete(st.id);
+    for (const [id, key] of this.#declared) {
+      if (key !== this.#keys.get(id) && manager.isFinished(id)) this.#declared.delete(id);
     }
     manager.syncKnownProcesses([...this.#declared.keys()]);
     const waiting = new Map<string, string[]>();
     for (const e of this.#entries.values()) {
       const key = this.#keys.get(e.id) ?? canonicalJson(e.spec);
-      const st = manager.getStatus(e.id);
-      if (st?.phase === 'Terminating' || st?.phase === 'Terminated') continue; // back once it has finished
-      if (st === undefined) {
+      const phase = manager.phase(e.id);
+      if (phase === 'Terminating' || phase === 'Terminated') continue; // back once it has finished
+      if (phase === undefined) {
         const missing = e.dependsOn.filter((d) => !this.#satisfied(d)).map((d) => d.id);
         if (missing.length > 0) {
           waiting.set(e.id, missing);
@@ -129,21 +135,41 @@ export class DesiredSet {
   }
 
   /**
-   * `reconcile` once the current call stack is done, once however often it is asked meanwhile:
-   * state events arrive inside the engine's own calls, many in a burst. A throw is logged, not
-   * raised (the supervision of every process must not fail with it); the next event retries.
+   * An engine event, as the daemon forwards them all. Only an id reaching Finished (to be removed,
+   * created again, or a dependency completed) or removed (a slot freed) can change what `reconcile`
+   * does; a reconcile visits every process, so one per event made starting N processes O(N²).
+   */
+  onManagerEvent(e: ManagerEvent): void {
+    if ((e.type === 'phase' && e.to === 'Finished') || e.type === 'removed') this.reconcileSoon();
+  }
+
+  /** A process's runtime state or probe changed: that can only satisfy a dependency, so it matters while one is awaited. */
+  onRuntimeChange(): void {
+    if (this.#waiting.size > 0) this.reconcileSoon();
+  }
+
+  /**
+   * `reconcile` soon, once however often it is asked meanwhile: at once (after the current call
+   * stack) when the last one is COALESCE_MS old, else when it will be. Events come in bursts, one
+   * exit or state change at a time, and each reconcile visits every process, so one per event
+   * made stopping N processes O(N²). A throw is logged, not raised (the supervision of every
+   * process must not fail with it); the next event retries.
    */
   reconcileSoon(): void {
     if (this.#reconcileQueued) return;
     this.#reconcileQueued = true;
-    queueMicrotask(() => {
+    const run = (): void => {
       this.#reconcileQueued = false;
       try {
         this.reconcile();
       } catch (err) {
         this.#deps.logger.error({ err }, 'reconciling the desired set failed');
       }
-    });
+    };
+    const { clock } = this.#deps;
+    const wait = this.#lastReconcileAt === undefined ? 0 : this.#lastReconcileAt + COALESCE_MS - clock.now();
+    if (wait > 0) clock.setTimer(run, wait);
+    else queueMicrotask(run);
   }
 
   /** Runs a Finished process again (an explicit start or restart of a job that is done): removed, then created anew. */

@@ -3,7 +3,7 @@ import type { ProcessEntry, ProcessSpecInput } from '../../../src/config/index.j
 import { ProcessManager } from '../../../src/core/index.js';
 import { DesiredSet } from '../../../src/daemon/index.js';
 import type { RuntimeStatus } from '../../../src/supervisor/index.js';
-import { FakeClock, flushMicrotasks, silentLogger } from '../../../src/util/index.js';
+import { FakeClock, flushMicrotasks, silentLogger, sleep } from '../../../src/util/index.js';
 import { RecordingSyncer } from '../../helpers/recording-syncer.js';
 
 function entry(id: string, args: string[] = [], dependsOn: string[] = []): ProcessEntry {
@@ -16,7 +16,7 @@ function setup() {
   const manager = new ProcessManager<ProcessSpecInput>({ syncer, clock, random: () => 0.5 });
   const ready = new Set<string>();
   const status = (id: string): RuntimeStatus | undefined => (ready.has(id) ? ({ id, ready: true, state: 'Running' } as RuntimeStatus) : undefined);
-  const set = new DesiredSet({ manager, status, logger: silentLogger });
+  const set = new DesiredSet({ manager, status, logger: silentLogger, clock });
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 5; i++) await flushMicrotasks();
   };
@@ -90,7 +90,7 @@ describe('DesiredSet at capacity', () => {
     const stopping = new Promise<void>((r) => (release = r));
     syncer.on('syncTerminating', () => stopping);
     const manager = new ProcessManager<ProcessSpecInput>({ syncer, clock, random: () => 0.5, maxProcesses: 2 });
-    const set: DesiredSet = new DesiredSet({ manager, status: () => undefined, logger: silentLogger, capacity: 2 });
+    const set: DesiredSet = new DesiredSet({ manager, status: () => undefined, logger: silentLogger, clock, capacity: 2 });
     const settle = async (): Promise<void> => {
       for (let i = 0; i < 5; i++) await flushMicrotasks();
     };
@@ -108,5 +108,94 @@ describe('DesiredSet at capacity', () => {
     await settle();
     expect(manager.list().map((s) => s.id).sort()).toEqual(['c', 'd']);
     expect(syncer.calls.filter((c) => c.hook === 'syncProcess').map((c) => c.id)).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
+
+/** A real manager that counts the calls of DesiredSet's that visit every process or build a snapshot. */
+class CountingManager extends ProcessManager<ProcessSpecInput> {
+  readonly counts = { syncKnownProcesses: 0, getStatus: 0, list: 0 };
+
+  override syncKnownProcesses(desired: Iterable<string>): ReturnType<ProcessManager<ProcessSpecInput>['syncKnownProcesses']> {
+    this.counts.syncKnownProcesses++;
+    return super.syncKnownProcesses(desired);
+  }
+
+  override getStatus(id: string): ReturnType<ProcessManager<ProcessSpecInput>['getStatus']> {
+    this.counts.getStatus++;
+    return super.getStatus(id);
+  }
+
+  override list(): ReturnType<ProcessManager<ProcessSpecInput>['list']> {
+    this.counts.list++;
+    return super.list();
+  }
+}
+
+/**
+ * The daemon's wiring: every engine event goes to the set, and so does a runtime change per phase
+ * event (as the supervisor's state events would). Process `p<i>` starts `i + 1` ms after it is
+ * created and stops `i + 1` ms after it is told to: one event at a time, as real spawns and exits come.
+ */
+function wired() {
+  const clock = new FakeClock();
+  const syncer = new RecordingSyncer<ProcessSpecInput>(clock);
+  const staggered = (ctx: { readonly id: string }): Promise<void> => sleep(clock, Number(ctx.id.slice(1)) + 1);
+  syncer.on('syncTerminating', staggered);
+  const started = new Set<string>();
+  syncer.on('syncProcess', async (ctx) => {
+    if (!started.has(ctx.id)) await staggered(ctx);
+    started.add(ctx.id);
+  });
+  const listener: { set?: DesiredSet } = {};
+  const manager = new CountingManager({
+    syncer,
+    clock,
+    random: () => 0.5,
+    onEvent: (e) => {
+      listener.set?.onManagerEvent(e);
+      if (e.type === 'phase') listener.set?.onRuntimeChange();
+    },
+  });
+  const set = (listener.set = new DesiredSet({ manager, status: () => undefined, logger: silentLogger, clock }));
+  return { clock, manager, set };
+}
+
+describe('DesiredSet at scale: the passes over every process do not grow with the number of events', () => {
+  it.each([50, 500])('%i processes: one pass to start them all, none per state change', async (n) => {
+    const { clock, manager, set } = wired();
+    set.apply(Array.from({ length: n }, (_, i) => entry(`p${i}`)));
+    await clock.tick(n + 1_000);
+    expect(manager.health().byPhase.Syncing).toBe(n);
+    // The apply's own reconcile; each of the n Starting → Syncing events (and runtime changes) adds none.
+    expect(manager.counts).toEqual({ syncKnownProcesses: 1, getStatus: 0, list: 0 });
+  });
+
+  it.each([50, 500])('%i processes stopping, one exit per ms: reconciles are coalesced, and every one is removed', async (n) => {
+    const { clock, manager, set } = wired();
+    set.apply(Array.from({ length: n }, (_, i) => entry(`p${i}`)));
+    await clock.tick(n + 1_000);
+    manager.counts.syncKnownProcesses = 0;
+    set.apply([]);
+    await clock.tick(n + 1_000);
+    expect(manager.list()).toEqual([]);
+    // One per 100 ms of finishing, plus the apply's and the last removals': ~n/100, never one per process.
+    expect(manager.counts.syncKnownProcesses).toBeLessThanOrEqual(Math.ceil(n / 100) + 3);
+    expect(manager.counts.getStatus).toBe(0);
+  });
+
+  it('a process waiting for a dependency starts on the runtime change that satisfies it, without a reconcile by hand', async () => {
+    const clock = new FakeClock();
+    const syncer = new RecordingSyncer<ProcessSpecInput>(clock);
+    const manager = new ProcessManager<ProcessSpecInput>({ syncer, clock, random: () => 0.5 });
+    const ready = new Set<string>();
+    const status = (id: string): RuntimeStatus | undefined => (ready.has(id) ? ({ id, ready: true, state: 'Running' } as RuntimeStatus) : undefined);
+    const set = new DesiredSet({ manager, status, logger: silentLogger, clock });
+    set.apply([entry('db'), entry('worker', [], ['db'])]);
+    await clock.tick(1_000);
+    expect(manager.phase('worker')).toBeUndefined();
+    ready.add('db');
+    set.onRuntimeChange();
+    await clock.tick(1_000); // within the coalescing window of the apply's reconcile or not, it runs
+    expect(manager.phase('worker')).toBe('Syncing');
   });
 });
