@@ -8,6 +8,7 @@ import {
   setHeaderOptions,
   type CoreV1Event,
 } from '@kubernetes/client-node';
+import { STATUS_CODES } from 'node:http';
 
 /** The group, version and plural of the ProcessSet resource. */
 export const PS = { group: 'procmgr.dev', version: 'v1alpha1', plural: 'processsets' } as const;
@@ -24,7 +25,7 @@ export interface ProcessSetObject {
 export type WatchEvent =
   | { readonly type: 'ADDED' | 'MODIFIED' | 'DELETED'; readonly object: ProcessSetObject }
   | { readonly type: 'BOOKMARK'; readonly object: { readonly metadata: { readonly resourceVersion?: string } } }
-  | { readonly type: 'ERROR'; readonly object: { readonly code?: number; readonly message?: string } };
+  | { readonly type: 'ERROR'; readonly object: { readonly code?: number; readonly reason?: string; readonly message?: string } };
 
 /** A Kubernetes Event as the recorder writes it (core/v1). */
 export interface EventBody {
@@ -80,6 +81,90 @@ export function statusOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
   const code = (err as { statusCode?: unknown; code?: unknown } | undefined)?.statusCode;
   return typeof code === 'number' ? code : undefined;
+}
+
+/** A failed API call as a log line can carry it: one line of text, the HTTP status and the Status reason. */
+export interface ApiErrorSummary {
+  /** One line, at most `API_ERROR_MAX_CHARS`, e.g. `events "x" is forbidden: User "…" cannot create … (403 Forbidden)`. */
+  readonly message: string;
+  /** The HTTP status; undefined when no response came (refused connection, timeout, abort). */
+  readonly code: number | undefined;
+  /** The `reason` of the server's Status (`Forbidden`, `NotFound`, `AlreadyExists`, `Expired`…), else the HTTP status text. */
+  readonly reason: string | undefined;
+}
+
+/** Longest message `describeApiError` returns: a 422 can list every invalid field, a proxy can answer with a page of HTML. */
+export const API_ERROR_MAX_CHARS = 1_000;
+
+interface StatusBody {
+  readonly message?: unknown;
+  readonly reason?: unknown;
+  readonly code?: unknown;
+}
+
+/**
+ * client-node's ApiException puts the server's Status in `body` as unparsed JSON text and builds
+ * its `message` from `JSON.stringify(body)`, so a log shows `Unknown API Status Code!` and the
+ * real explanation escaped three times. Anything else (a watch's `Error` with `statusCode`, a
+ * fetch failure) keeps its own message.
+ */
+function statusBody(body: unknown): StatusBody | string | undefined {
+  if (typeof body === 'object' && body !== null) return body;
+  if (typeof body !== 'string' || body.trim() === '') return undefined;
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? (parsed) : body;
+  } catch {
+    return body; // not JSON: a proxy's or load balancer's page
+  }
+}
+
+function oneLine(text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this removes
+  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  if (flat.length <= max) return flat;
+  let end = max - 1;
+  if (/[\ud800-\udbff]/.test(flat.charAt(end - 1))) end--; // never split a surrogate pair
+  return `${flat.slice(0, end)}…`;
+}
+
+function causeText(err: Error): string {
+  const cause = err.cause;
+  if (cause instanceof Error && cause.message !== '' && !err.message.includes(cause.message)) return `${err.message}: ${cause.message}`;
+  return err.message;
+}
+
+/**
+ * Any error from a call to the API server (list, watch, status patch, Event) as one readable
+ * line with its HTTP status and reason, the way kubectl shows it. Callers in src/k8s log
+ * `apiErrorFields(err)` instead of `err.message`.
+ */
+export function describeApiError(err: unknown): ApiErrorSummary {
+  const code = statusOf(err);
+  let text: string;
+  let reason: string | undefined;
+  if (err instanceof ApiException) {
+    const body = statusBody(err.body);
+    if (typeof body === 'object') {
+      reason = typeof body.reason === 'string' && body.reason !== '' ? body.reason : undefined;
+      text = typeof body.message === 'string' && body.message !== '' ? body.message : '';
+    } else text = body ?? '';
+  } else if (err instanceof Error) {
+    text = causeText(err);
+    const r = (err as { reason?: unknown }).reason; // a watch's ERROR event carries the Status reason
+    if (typeof r === 'string' && r !== '') reason = r;
+  } else text = String(err);
+  reason ??= code === undefined ? undefined : STATUS_CODES[code];
+  // A 401 without a body, or a refused watch (client-node reads no body there), says only its status.
+  if (text.trim() === '' || (code !== undefined && [reason, STATUS_CODES[code]].some((r) => r?.toLowerCase() === text.trim().toLowerCase()))) text = 'request failed';
+  const suffix = code === undefined ? '' : ` (${code}${reason === undefined ? '' : ` ${reason}`})`;
+  return { message: `${oneLine(text, API_ERROR_MAX_CHARS - suffix.length)}${suffix}`, code, reason };
+}
+
+/** `describeApiError` as pino fields: `{ err, code, reason }` (code and reason left out when unknown). */
+export function apiErrorFields(err: unknown): { readonly err: string; readonly code?: number; readonly reason?: string } {
+  const d = describeApiError(err);
+  return { err: d.message, ...(d.code === undefined ? {} : { code: d.code }), ...(d.reason === undefined ? {} : { reason: d.reason }) };
 }
 
 function aborted(signal: AbortSignal): Promise<never> {

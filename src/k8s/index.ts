@@ -18,12 +18,16 @@ export { ProcessSetWatchLoop, type WatchLoopOptions } from './watch-loop.js';
 export { StatusWriter, buildStatus, type Condition, type StatusInput, type StatusWriterOptions } from './status.js';
 export { EventRecorder, type EventRecorderOptions } from './events.js';
 export {
+  API_ERROR_MAX_CHARS,
   PS,
+  apiErrorFields,
   clientNodeApi,
   configMapApi,
   configMapAsProcessSet,
   loadKubeConfig,
+  describeApiError,
   statusOf,
+  type ApiErrorSummary,
   type EventBody,
   type InvolvedObject,
   type ProcessSetApi,

@@ -1,7 +1,7 @@
 import type { ProcessInfo } from '../api/index.js';
 import { readinessOf } from '../api/index.js';
 import { isoTime, realClock, silentLogger, sleep, type Clock, type Logger, type TimerHandle } from '../util/index.js';
-import type { ProcessSetApi } from './api.js';
+import { apiErrorFields, type ProcessSetApi } from './api.js';
 
 /** A status condition as Kubernetes writes them. */
 export interface Condition {
@@ -130,7 +130,7 @@ export class StatusWriter {
     }
     this.#inFlight = this.#write()
       .catch(async (err: unknown) => {
-        this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'writing ProcessSet status failed; retrying');
+        this.#log.warn(apiErrorFields(err), 'writing ProcessSet status failed; retrying');
         await sleep(this.#clock, this.#o.retryMs ?? 2_000, this.#stop.signal).catch(() => undefined);
       })
       .finally(() => {

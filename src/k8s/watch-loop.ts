@@ -1,5 +1,5 @@
 import { jitteredBackoffMs, realClock, sleep, silentLogger, type Clock, type Logger, type TimerHandle } from '../util/index.js';
-import { statusOf, type ProcessSetApi, type ProcessSetObject, type WatchEvent } from './api.js';
+import { apiErrorFields, statusOf, type ProcessSetApi, type ProcessSetObject, type WatchEvent } from './api.js';
 
 /** Options of `ProcessSetWatchLoop`; every duration has a default. */
 export interface WatchLoopOptions {
@@ -83,7 +83,7 @@ export class ProcessSetWatchLoop {
         this.#failures++;
         const status = statusOf(err);
         const delay = jitteredBackoffMs(this.#failures, { baseMs: this.#o.backoffBaseMs ?? 500, maxMs: this.#o.backoffMaxMs ?? 30_000, jitter: 0.5 }, this.#o.random ?? Math.random);
-        this.#log.warn({ err: err instanceof Error ? err.message : String(err), status, retryInMs: Math.round(delay) }, status === 429 ? 'API server throttles us; backing off' : 'ProcessSet list/watch failed; retrying');
+        this.#log.warn({ ...apiErrorFields(err), retryInMs: Math.round(delay) }, status === 429 ? 'API server throttles us; backing off' : 'ProcessSet list/watch failed; retrying');
         await sleep(this.#clock, delay, signal).catch(() => undefined);
       }
     }
@@ -141,7 +141,7 @@ export class ProcessSetWatchLoop {
               this.#log.info({ resourceVersion }, 'ProcessSet watch expired (410 Gone); relisting');
               relist = true;
               finish();
-            } else finish(Object.assign(new Error(e.object.message ?? 'watch error'), { statusCode: e.object.code }));
+            } else finish(Object.assign(new Error(e.object.message ?? 'watch error'), { statusCode: e.object.code, reason: e.object.reason }));
             break;
         }
       };
