@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,15 +10,22 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processSetCrd } from '../../src/k8s/index.js';
 import { realClock, sleep } from '../../src/util/index.js';
+import { eventually } from '../helpers/daemon.js';
 import { kubeCluster, type KubeCluster } from '../helpers/kube.js';
 
-// deploy/ against a real kube-apiserver: the generated CRD is accepted (structural) and enforces
-// the config schema, the kustomization applies, and the Role grants the sidecar exactly its
-// ProcessSet. Every kubectl call is short-lived (a deadline kills it), watches included.
+// deploy/ against a real kube-apiserver: README.md's commands take an empty cluster to a running
+// sidecar and edit one process as written, the generated CRD is accepted (structural) and
+// enforces the config schema, the kustomization applies, and the Role grants the sidecar exactly
+// its ProcessSet. Every kubectl call is short-lived (a deadline kills it), watches included.
+// The first tests delete the CRD, so this file runs under the k8s tier's lock (like every k8s
+// test); its afterAll puts the CRD back.
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
 const CRD_NAME = 'processsets.procmgr.dev';
 const KUBECTL_DEADLINE_MS = 60_000;
+/** README.md's output is kept for a failure message; a runaway command cannot fill memory. */
+const OUTPUT_LIMIT = 256 * 1024;
 
 interface Result {
   readonly code: number | null;
@@ -29,18 +37,25 @@ let cluster: KubeCluster;
 // A fresh namespace per run: without a controller-manager a deleted namespace stays Terminating.
 const ns = `procmgr-deploy-${randomBytes(4).toString('hex')}`;
 
-function run(args: readonly string[], opts: { input?: string; kubeconfig?: boolean } = {}): Promise<Result> {
+/** Appends `chunk` to `text`, keeping the last OUTPUT_LIMIT characters. */
+const bounded = (text: string, chunk: Buffer): string => (text + chunk.toString()).slice(-OUTPUT_LIMIT);
+
+function exec(file: string, args: readonly string[], opts: { input?: string; env: NodeJS.ProcessEnv; cwd?: string }): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, KUBECONFIG: opts.kubeconfig === false ? '/dev/null' : cluster.kubeconfig };
-    const child = spawn(cluster.kubectl, args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: KUBECTL_DEADLINE_MS, killSignal: 'SIGKILL' });
+    const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: KUBECTL_DEADLINE_MS, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.on('data', (c: Buffer) => (stdout = bounded(stdout, c)));
+    child.stderr.on('data', (c: Buffer) => (stderr = bounded(stderr, c)));
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(opts.input ?? '');
   });
+}
+
+function run(args: readonly string[], opts: { input?: string; kubeconfig?: boolean } = {}): Promise<Result> {
+  const env = { ...process.env, KUBECONFIG: opts.kubeconfig === false ? '/dev/null' : cluster.kubeconfig };
+  return exec(cluster.kubectl, args, opts.input === undefined ? { env } : { env, input: opts.input });
 }
 
 /** kubectl as the cluster admin; fails the test on a non-zero exit. */
@@ -78,7 +93,216 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Best effort, and not waited for: the namespace only reaches Terminating here.
-  if (cluster) await run(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
+  if (cluster) await run(['delete', 'namespace', ns, readmeNs, adminNs, '--wait=false', '--ignore-not-found']);
+});
+
+// ---------------------------------------------------------------------------------------------
+// deploy/README.md, as a user runs it: each block it marks is run by `sh -e` as written, in a
+// directory holding deploy/ and bin/ of this checkout, with kubectl on PATH and the admin's
+// kubeconfig in KUBECONFIG. Only the namespace (fresh per run) and the sidecar's port change.
+
+const README = readFileSync(`${DEPLOY}README.md`, 'utf8');
+const readmeNs = `procmgr-readme-${randomBytes(4).toString('hex')}`;
+const adminNs = `procmgr-nsadmin-${randomBytes(4).toString('hex')}`;
+
+/** The ```sh block of README.md after `<!-- test/k8s/deploy.test.ts runs: name -->`. */
+function readmeBlock(name: string): string {
+  const head = `<!-- test/k8s/deploy.test.ts runs: ${name} -->\n\`\`\`sh\n`;
+  const start = README.indexOf(head);
+  const end = README.indexOf('\n```\n', start + head.length);
+  if (start < 0 || end < 0) throw new Error(`deploy/README.md has no block "${name}"`);
+  return README.slice(start + head.length, end + 1);
+}
+
+describe('deploy/README.md, from a cluster without the CRD to a running sidecar', () => {
+  let work: string;
+  let port: number;
+  let sidecar: ChildProcess | undefined;
+  let sidecarOutput = '';
+
+  const script = (name: string): string => readmeBlock(name).replaceAll('procmgr-example', readmeNs).replaceAll('7070', String(port));
+  const env = (): NodeJS.ProcessEnv => ({ ...process.env, PATH: `${join(work, '.bin')}:${process.env.PATH ?? ''}`, KUBECONFIG: cluster.kubeconfig });
+  /** Runs README.md's block `name`; fails the test on a non-zero exit (-x: each command in stderr). */
+  async function block(name: string): Promise<string> {
+    const r = await exec('sh', ['-exc', script(name)], { env: env(), cwd: work });
+    expect(r.code, `README.md block "${name}"\n${r.stderr}`).toBe(0);
+    return r.stdout;
+  }
+  const specOf = async (name: string, namespace = readmeNs): Promise<{ processes: Obj[] }> =>
+    (JSON.parse(await kubectl('get', 'processset', name, '-n', namespace, '-o', 'json')) as { spec: { processes: Obj[] } }).spec;
+  const ids = async (name = 'example', namespace = readmeNs): Promise<unknown[]> => (await specOf(name, namespace)).processes.map((p) => p.id);
+
+  async function stopSidecar(): Promise<void> {
+    const child = sidecar;
+    sidecar = undefined;
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    // Its own process group (detached): sh and the sidecar, not the processes it started.
+    process.kill(-child.pid, 'SIGTERM');
+    const deadline = sleep(realClock, 30_000).then(() => 'timeout' as const);
+    if ((await Promise.race([closed, deadline])) === 'timeout') process.kill(-child.pid, 'SIGKILL');
+  }
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'procmgr-readme-'));
+    mkdirSync(join(work, '.bin'));
+    symlinkSync(cluster.kubectl, join(work, '.bin', 'kubectl'));
+    symlinkSync(DEPLOY, join(work, 'deploy'));
+    symlinkSync(BIN, join(work, 'bin'));
+    port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      });
+    });
+    // "A cluster without the CRD": deleting it also deletes every ProcessSet (its finalizer).
+    await kubectl('delete', 'crd', CRD_NAME, '--ignore-not-found', '--timeout=60s');
+  });
+
+  afterAll(async () => {
+    await stopSidecar();
+    // The shared cluster is left with the CRD, as the other test files expect to find it.
+    await run(['apply', '--server-side', '--force-conflicts', '-f', `${DEPLOY}crd.yaml`]);
+    await run(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`]);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('installs the CRD, then deploy/ into a namespace (the kustomization holds no cluster-scoped object)', async () => {
+    expect((await run(['get', 'crd', CRD_NAME])).stderr).toMatch(/NotFound/);
+    expect(await block('crd')).toContain(`customresourcedefinition.apiextensions.k8s.io/${CRD_NAME} condition met`);
+    const out = await block('install');
+    expect(out).toContain('processset.procmgr.dev/example serverside-applied');
+    expect(out).not.toContain('customresourcedefinition');
+    expect(out).toMatch(/^NAME\s+READY\s.*\sAGE\n^example\s/m);
+  });
+
+  it('runs the sidecar on this machine with a kubeconfig holding only the ServiceAccount token', async () => {
+    expect(await block('kubeconfig')).toContain(`system:serviceaccount:${readmeNs}:procmgr`);
+    expect(readFileSync(join(work, 'procmgr-sa.kubeconfig'), 'utf8'), "the admin's credentials").not.toContain(cluster.token);
+
+    const child = spawn('sh', ['-ec', script('sidecar')], { env: env(), cwd: work, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    sidecar = child;
+    child.stdout.on('data', (c: Buffer) => (sidecarOutput = bounded(sidecarOutput, c)));
+    child.stderr.on('data', (c: Buffer) => (sidecarOutput = bounded(sidecarOutput, c)));
+    try {
+      // web's readiness probe runs every 5 s, and ticker waits for web.
+      await eventually('/readyz 200', async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+        if (res.ok) return true;
+        await sleep(realClock, 250);
+        return false;
+      }, 45_000);
+      await eventually('the ProcessSet Ready=True with 2 of 2 processes ready', async () => {
+        const ready = await kubectl('get', 'processset', 'example', '-n', readmeNs, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.readyCount}/{.status.processCount}');
+        if (ready === 'True 2/2') return true;
+        await sleep(realClock, 250);
+        return false;
+      }, 30_000);
+      await eventually('both Started Events', async () => {
+        const reasons = await kubectl('get', 'events', '-n', readmeNs, '-o', 'jsonpath={range .items[*]}{.message};{end}');
+        if (reasons.includes('Started process web') && reasons.includes('Started process ticker')) return true;
+        await sleep(realClock, 250);
+        return false;
+      }, 30_000);
+      const check = await block('check');
+      expect(check).toMatch(/^example\s+True\s+2\s+2\s/m);
+      expect(check).toContain('{"ready":true,"notReady":[]}');
+      expect(check).toMatch(/Normal\s+Started\s+processset\/example\s+Started process web/);
+    } catch (err) {
+      throw new Error(`${String(err)}\nsidecar output:\n${sidecarOutput}`, { cause: err });
+    } finally {
+      await stopSidecar();
+    }
+    expect(sidecarOutput).toMatch(/"msg":"process set applied"/);
+    expect(sidecarOutput).toMatch(/"msg":"all processes stopped"/);
+  });
+
+  it('edits one process as README.md shows: a JSON patch guarded by a test of the id, then server-side apply under another field manager', async () => {
+    const [web] = (await specOf('example')).processes;
+    expect(await block('edit')).toContain('web ticker hello');
+    const processes = (await specOf('example')).processes;
+    expect(processes.map((p) => p.id)).toEqual(['web', 'ticker', 'hello']);
+    expect(processes[0]).toEqual(web);
+    expect(processes[1]).toMatchObject({ id: 'ticker', command: 'sh', stopGracePeriod: '2s', dependsOn: ['web'] });
+    expect(processes[2]).toEqual({ id: 'hello', command: 'sh', args: ['-c', 'echo hello; sleep 3600'] });
+  });
+
+  it('server-side apply: a conflict on another manager\'s field, --force-conflicts takes it, an entry left out is deleted, the owner then conflicts', async () => {
+    const alice = (processes: Obj[], ...flags: string[]): Promise<Result> =>
+      run(['apply', '--server-side', '--field-manager=alice', ...flags, '-n', readmeNs, '-f', '-'], { input: stringify({ apiVersion: 'procmgr.dev/v1alpha1', kind: 'ProcessSet', metadata: { name: 'example' }, spec: { processes } }) });
+    const ticker = { id: 'ticker', stopGracePeriod: '3s' };
+    const conflict = await alice([ticker]);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain('conflict with "kubectl-patch" using procmgr.dev/v1alpha1: .spec.processes[id="ticker"].stopGracePeriod');
+    expect(await ids()).toEqual(['web', 'ticker', 'hello']);
+
+    // Forced: ticker's grace period is alice's now; hello, left out of her file, is gone.
+    const forced = await alice([ticker], '--force-conflicts');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await ids()).toEqual(['web', 'ticker']);
+    expect((await specOf('example')).processes[1]).toMatchObject({ id: 'ticker', command: 'sh', stopGracePeriod: '3s' });
+
+    const owner = await run(['apply', '--server-side', '-k', `${work}/deploy`, '-n', readmeNs]);
+    expect(owner.code).toBe(1);
+    expect(owner.stderr).toContain('conflict with "alice"');
+
+    const none = await alice([], '--force-conflicts');
+    expect(none.code, none.stderr).toBe(0);
+    expect(await ids()).toEqual(['web', 'ticker']);
+  });
+
+  it('a JSON patch whose test of the id fails changes nothing; a merge patch replaces the whole list; a strategic merge patch is refused', async () => {
+    const before = await specOf('example');
+    const guarded = await run(['patch', 'pset', 'example', '-n', readmeNs, '--type', 'json', '-p', JSON.stringify([{ op: 'test', path: '/spec/processes/0/id', value: 'ticker' }, { op: 'replace', path: '/spec/processes/0/stopGracePeriod', value: '9s' }])]);
+    expect(guarded.code).toBe(1);
+    expect(await specOf('example')).toEqual(before);
+
+    const strategic = await run(['patch', 'pset', 'example', '-n', readmeNs, '-p', '{"spec":{"processes":[{"id":"ticker","stopGracePeriod":"4s"}]}}']);
+    expect(strategic.code).toBe(1);
+    expect(strategic.stderr).toContain('application/strategic-merge-patch+json is not supported');
+
+    await kubectl('patch', 'pset', 'example', '-n', readmeNs, '--type', 'merge', '-p', '{"spec":{"processes":[{"id":"ticker","stopGracePeriod":"4s"}]}}');
+    expect((await specOf('example')).processes).toEqual([{ id: 'ticker', stopGracePeriod: '4s' }]);
+  });
+
+  it('a set created by client-side apply loses every process to the first server-side apply of another manager (why README.md installs with --server-side)', async () => {
+    const name = 'client-side';
+    const set = (processes: Obj[]): string => stringify({ apiVersion: 'procmgr.dev/v1alpha1', kind: 'ProcessSet', metadata: { name }, spec: { processes } });
+    const created = await run(['apply', '-n', readmeNs, '-f', '-'], { input: set([{ id: 'web', command: 'true' }, { id: 'ticker', command: 'true' }]) });
+    expect(created.code, created.stderr).toBe(0);
+    expect(await ids(name)).toEqual(['web', 'ticker']);
+    const r = await run(['apply', '--server-side', '--field-manager=alice', '-n', readmeNs, '-f', '-'], { input: set([{ id: 'hello', command: 'true' }]) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await ids(name)).toEqual(['hello']);
+  });
+
+  it('a namespace admin, with no cluster-wide rights, applies deploy/', async () => {
+    await kubectl('create', 'namespace', adminNs);
+    const user = 'procmgr-test-namespace-admin';
+    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'namespace-admin', namespace: adminNs }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] };
+    expect((await run(['apply', '-f', '-'], { input: JSON.stringify(role) })).code).toBe(0);
+    await kubectl('create', 'rolebinding', 'namespace-admin', '-n', adminNs, '--role=namespace-admin', `--user=${user}`);
+    // (the authorizer learns of new bindings through an informer: allow it a moment)
+    await eventually('the binding in effect', async () => {
+      const r = await run(['auth', 'can-i', 'create', 'roles', '-n', adminNs, `--as=${user}`]);
+      if (r.stdout.trim() === 'yes') return true;
+      await sleep(realClock, 100);
+      return false;
+    });
+    expect((await run(['auth', 'can-i', 'create', 'customresourcedefinitions', `--as=${user}`])).stdout.trim()).toBe('no');
+    const r = await run(['apply', '--server-side', '-k', DEPLOY, '-n', adminNs, `--as=${user}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await ids('example', adminNs)).toEqual(['web', 'ticker']);
+  });
+
+  it('kubectl delete -k deploy/ in one namespace leaves the CRD and the sets of other namespaces', async () => {
+    await kubectl('delete', '-k', DEPLOY, '-n', adminNs, '--timeout=60s');
+    expect((await run(['get', 'processset', 'example', '-n', adminNs])).stderr).toMatch(/NotFound/);
+    expect(await kubectl('get', 'crd', CRD_NAME, '-o', 'name')).toBe(`customresourcedefinition.apiextensions.k8s.io/${CRD_NAME}\n`);
+    expect(await ids('example', readmeNs)).toEqual(['ticker']);
+  });
 });
 
 describe('deploy/ on a real API server', () => {
@@ -99,7 +323,8 @@ describe('deploy/ on a real API server', () => {
 
   it('kubectl apply --dry-run=server -k deploy/ passes', async () => {
     const out = await kubectl('apply', '--dry-run=server', '-k', DEPLOY, '-n', ns);
-    for (const kind of ['customresourcedefinition', 'serviceaccount/procmgr', 'role.rbac.authorization.k8s.io/procmgr', 'rolebinding.rbac.authorization.k8s.io/procmgr', 'deployment.apps/example', 'processset.procmgr.dev/example']) {
+    expect(out).not.toContain('customresourcedefinition');
+    for (const kind of ['serviceaccount/procmgr', 'role.rbac.authorization.k8s.io/procmgr', 'rolebinding.rbac.authorization.k8s.io/procmgr', 'deployment.apps/example', 'processset.procmgr.dev/example']) {
       expect(out).toContain(kind);
     }
   });

@@ -342,7 +342,7 @@ describe('deploy/components/configmap', () => {
     const dir = userKustomization();
     const built = parseAllDocuments(await kubectl(['kustomize', dir])).map((d) => d.toJS() as Obj);
     const kinds = built.map((o) => `${String(o.kind)}/${String((o.metadata as Obj).name)}`).sort();
-    expect(kinds).toEqual(['ConfigMap/example', 'CustomResourceDefinition/processsets.procmgr.dev', 'Deployment/example', 'ProcessSet/example', 'Role/procmgr', 'Role/procmgr-configmap', 'RoleBinding/procmgr', 'RoleBinding/procmgr-configmap', 'ServiceAccount/procmgr'].sort());
+    expect(kinds).toEqual(['ConfigMap/example', 'Deployment/example', 'ProcessSet/example', 'Role/procmgr', 'Role/procmgr-configmap', 'RoleBinding/procmgr', 'RoleBinding/procmgr-configmap', 'ServiceAccount/procmgr'].sort());
     expect(grants(roleRules(built, 'procmgr'))).toEqual(expectedGrants('example'));
     expect(grants(roleRules(built, 'procmgr-configmap'))).toEqual(['list core/configmaps/example', 'watch core/configmaps/example']);
     const binding = built.find((o) => o.kind === 'RoleBinding' && (o.metadata as Obj).name === 'procmgr-configmap') as { subjects: Obj[]; roleRef: Obj };
