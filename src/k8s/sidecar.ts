@@ -34,6 +34,8 @@ export interface SidecarOptions {
   readonly statusMinIntervalMs?: number | undefined;
   readonly eventAggregateMs?: number | undefined;
   readonly watchdogMs?: number | undefined;
+  /** The watch loop's longest retry delay (default 30 s, client-go's reflector). */
+  readonly watchBackoffMaxMs?: number | undefined;
   /**
    * At shutdown, once the processes have stopped, how long the last status and Event writes may
    * take before they are given up (a hung API server must not eat the pod's grace period). Default 2 000 ms.
@@ -161,7 +163,7 @@ export function createSidecar(opts: SidecarOptions): Daemon {
       watch: {
         name: 'processset-source',
         start: () => {
-          loop = new ProcessSetWatchLoop({ api, clock, logger: log, onChange, ...(opts.watchdogMs === undefined ? {} : { watchdogMs: opts.watchdogMs }) });
+          loop = new ProcessSetWatchLoop({ api, clock, logger: log, onChange, ...(opts.watchdogMs === undefined ? {} : { watchdogMs: opts.watchdogMs }), ...(opts.watchBackoffMaxMs === undefined ? {} : { backoffMaxMs: opts.watchBackoffMaxMs }) });
           loop.start();
           return Promise.resolve();
         },
