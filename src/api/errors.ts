@@ -75,6 +75,8 @@ const BACKEND_STATUS: Readonly<Record<string, number>> = {
   SHUT_DOWN: 503,
   QUEUE_FULL: 503,
   MANAGER_FAILED: 503,
+  // The set has another owner (the sidecar's ProcessSet): the request conflicts with it.
+  SOURCE_READ_ONLY: 409,
 };
 
 /** Maps anything a handler threw to a response. Only `ApiError` and the codes above keep their message. */

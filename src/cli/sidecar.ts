@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { parseListen } from '../config/index.js';
+import { InvalidArgumentError, Option } from 'commander';
+import { parseDuration, parseListen } from '../config/index.js';
 import { EXIT, serve } from './run.js';
 
 interface SidecarFlags {
@@ -11,7 +11,11 @@ interface SidecarFlags {
   readonly kubeconfig?: string;
   readonly listen: string;
   readonly tokenFile?: string;
+  readonly shutdownWriteTimeout: number;
 }
+
+/** Past this the pod's grace period (30 s by default) would be gone anyway. */
+const MAX_SHUTDOWN_WRITE_TIMEOUT_MS = 60_000;
 
 /** `procmgr sidecar`: the daemon in a pod, fed by a ProcessSet (issue #5). */
 export function addSidecarCommand(program: Command): void {
@@ -29,6 +33,15 @@ export function addSidecarCommand(program: Command): void {
       return v;
     }, '0.0.0.0:7070')
     .option('--token-file <file>', 'file with the bearer token the API requires for process data and changes, e.g. a mounted Secret; re-read on SIGHUP (env PROCMGR_TOKEN_FILE)', process.env.PROCMGR_TOKEN_FILE)
+    .addOption(
+      new Option('--shutdown-write-timeout <duration>', 'at shutdown, after the processes stopped, how long the last status and Event writes may take')
+        .argParser((v) => {
+          const ms = parseDuration(v.trim());
+          if (ms === undefined || ms > MAX_SHUTDOWN_WRITE_TIMEOUT_MS) throw new InvalidArgumentError(`expected a duration like "2s", at most 60s, got ${JSON.stringify(v)}`);
+          return ms;
+        })
+        .default(2_000, '2s'),
+    )
     .action(async (flags: SidecarFlags) => {
       const name = flags.processset ?? flags.configmap;
       if (!name || !flags.namespace || (flags.processset && flags.configmap)) {
@@ -46,8 +59,13 @@ export function addSidecarCommand(program: Command): void {
         kubeconfig: flags.kubeconfig,
         listen: flags.listen,
         tokenFile: flags.tokenFile,
+        shutdownWriteTimeoutMs: flags.shutdownWriteTimeout,
         pod: podName ? { name: podName, uid: process.env.POD_UID } : undefined,
       });
-      process.exitCode = await serve(daemon);
+      const code = await serve(daemon);
+      // Everything the daemon started has stopped. What can remain are requests to an API server
+      // that did not answer (client-node's calls cannot be aborted); they must not keep the pod's
+      // container running past the final writes' deadline.
+      process.exit(code);
     });
 }

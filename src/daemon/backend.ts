@@ -3,7 +3,7 @@ import { parseProcessList } from '../config/index.js';
 import type { HealthReport, ProcessManager } from '../core/index.js';
 import type { LogLine, RuntimeStatus, Supervisor } from '../supervisor/index.js';
 import type { ProcessSpecInput } from '../config/index.js';
-import { NotFoundError, type Clock } from '../util/index.js';
+import { NotFoundError, ProcmgrError, type Clock } from '../util/index.js';
 import type { DesiredSet } from './desired-set.js';
 
 export interface DaemonBackendDeps {
@@ -13,6 +13,19 @@ export interface DaemonBackendDeps {
   readonly clock: Clock;
   /** Extra `/healthz` details (config source progress, last reload). */
   readonly healthDetails: () => Record<string, unknown>;
+  /** The desired set's only source (`ProcessSet ns/name`), when it is not the API's to replace. */
+  readonly readOnlySource?: string | undefined;
+}
+
+/**
+ * `PUT /v1/processes` on a daemon whose desired set has another owner (the sidecar's ProcessSet):
+ * a second source would be undone by the next edit of the first, and the owner's status would claim
+ * a set that does not run. Nothing changed; edit the source instead.
+ */
+export class SourceReadOnlyError extends ProcmgrError<'SOURCE_READ_ONLY'> {
+  constructor(source: string) {
+    super('SOURCE_READ_ONLY', `the process set comes from ${source} and cannot be replaced through the API: edit ${source} instead (restart, stop and start of one process stay allowed)`, { details: { source } });
+  }
 }
 
 /** The daemon as the API sees it: engine phase + supervisor status per process, and the desired set. */
@@ -49,6 +62,7 @@ export class DaemonBackend implements ApiBackend {
   }
 
   apply(processes: unknown): Promise<ApplyResult> {
+    if (this.#d.readOnlySource !== undefined) return Promise.reject(new SourceReadOnlyError(this.#d.readOnlySource));
     // Validation throws ConfigError naming every bad path; nothing is applied then.
     return Promise.resolve(this.#d.desired.apply(parseProcessList(processes, 'processes')));
   }

@@ -34,8 +34,22 @@ export interface DaemonInit {
   readonly listen?: string | undefined;
   readonly logger?: PinoLogger | undefined;
   readonly clock?: Clock | undefined;
-  /** Extra components started after the processes (stopped before them): the sidecar's watch loop. */
+  /**
+   * Extra components started after the processes and stopped before them: the sidecar's watch
+   * loop, so no new set arrives while the processes stop.
+   */
   readonly sources?: ((daemon: Daemon) => Component[]) | undefined;
+  /**
+   * Extra components started before the processes and stopped after them: the sidecar's status
+   * and Event writers, so the processes' stop is reported, and no write to a slow API server
+   * delays their stop signal.
+   */
+  readonly reporters?: ((daemon: Daemon) => Component[]) | undefined;
+  /**
+   * The desired set's only source, named for users (`ProcessSet ns/name`): `PUT /v1/processes`
+   * is then refused with SOURCE_READ_ONLY. Default: none, the API may replace the set.
+   */
+  readonly readOnlySource?: string | undefined;
   /** Extra `/healthz` details (the watch loop's last progress). */
   readonly health?: (() => Record<string, unknown>) | undefined;
   /**
@@ -129,7 +143,7 @@ export class Daemon {
     this.#supervisor = supervisor;
     this.#desired = new DesiredSet({ manager, status: (id) => supervisor.status(id), logger, clock: this.#clock, capacity: pm.engine.maxProcesses });
     const backend = (this.#backend = new DaemonBackend({
-      manager, supervisor, desired: this.#desired, clock: this.#clock,
+      manager, supervisor, desired: this.#desired, clock: this.#clock, readOnlySource: init.readOnlySource,
       healthDetails: () => ({ config: this.#file, lastReload: this.#lastReload, configWatchedAt: this.#watcher?.lastProgressAt, ...init.health?.() }),
     }));
     const metrics = new LazyMetrics({ backend, clock: this.#clock });
@@ -154,6 +168,7 @@ export class Daemon {
           await this.#token.close();
         },
       },
+      ...(init.reporters?.(this) ?? []),
       { name: 'processes', start: () => this.#startProcesses(), stop: () => this.#stopProcesses() },
       { name: 'metrics', start: () => metrics.load(), stop: () => Promise.resolve() },
     ];

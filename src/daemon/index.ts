@@ -1,4 +1,4 @@
 export { Daemon, type DaemonOptions, type ReloadOutcome } from './daemon.js';
-export { DaemonBackend, type DaemonBackendDeps } from './backend.js';
+export { DaemonBackend, SourceReadOnlyError, type DaemonBackendDeps } from './backend.js';
 export { DesiredSet, type DesiredSetDeps } from './desired-set.js';
 export { Lifecycle, StartAbortedError, type Component } from './lifecycle.js';

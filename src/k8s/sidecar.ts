@@ -34,6 +34,13 @@ export interface SidecarOptions {
   readonly statusMinIntervalMs?: number | undefined;
   readonly eventAggregateMs?: number | undefined;
   readonly watchdogMs?: number | undefined;
+  /** The watch loop's longest retry delay (default 30 s, client-go's reflector). */
+  readonly watchBackoffMaxMs?: number | undefined;
+  /**
+   * At shutdown, once the processes have stopped, how long the last status and Event writes may
+   * take before they are given up (a hung API server must not eat the pod's grace period). Default 2 000 ms.
+   */
+  readonly shutdownWriteTimeoutMs?: number | undefined;
 }
 
 /**
@@ -41,6 +48,10 @@ export interface SidecarOptions {
  * its spec is validated; a valid one is applied (only changed processes restart), an invalid one
  * sets `SpecInvalid` and a Warning Event while the last good set keeps running. A deleted set
  * stops every process. Status and Events go back to the API server, coalesced and aggregated.
+ *
+ * Stopping (the kubelet's order: the containers get their signal first, API writes never hold it
+ * up): the watch loop first, so no new set arrives; then the processes; then the status and Event
+ * writers get `shutdownWriteTimeoutMs` to report the stop.
  */
 export function createSidecar(opts: SidecarOptions): Daemon {
   const clock = opts.clock ?? realClock;
@@ -59,7 +70,7 @@ export function createSidecar(opts: SidecarOptions): Daemon {
   let loop: ProcessSetWatchLoop | undefined;
   const apiSettings = { listen: listen.startsWith('/') ? `unix:${listen}` : listen, ...(opts.tokenFile === undefined ? {} : { tokenFile: resolve(opts.tokenFile) }) };
   const config = parseDaemonConfig({ processManager: { api: apiSettings, reload: { watch: false } } }, 'sidecar defaults');
-  const source = (daemon: Daemon): Component[] => {
+  const source = (daemon: Daemon): { reporter: Component; watch: Component } => {
     const log = daemon.logger.child({ processSet: `${opts.namespace}/${opts.name}` });
     const status = new StatusWriter({ api, clock, logger: log, minIntervalMs: opts.statusMinIntervalMs });
     const events = new EventRecorder({ api, involved, clock, logger: log, aggregateMs: opts.eventAggregateMs });
@@ -118,33 +129,59 @@ export function createSidecar(opts: SidecarOptions): Daemon {
       }
     };
     let unsubscribe: (() => void) | undefined;
-    return [
-      {
-        name: 'processset-source',
+    const finalWrites = async (): Promise<void> => {
+      const timeoutMs = opts.shutdownWriteTimeoutMs ?? 2_000;
+      const deadline = new AbortController();
+      const timer = clock.setTimer(() => deadline.abort(new Error('shutdown write timeout')), timeoutMs);
+      try {
+        // Event writes take no signal: they are left to settle on their own past the deadline.
+        const done = Promise.all([events.flush(), status.close(deadline.signal)]);
+        const expired = new Promise<void>((resolve) => deadline.signal.addEventListener('abort', () => resolve(), { once: true }));
+        await Promise.race([done, expired]);
+        if (deadline.signal.aborted) log.warn({ timeoutMs }, 'final status and Event writes cut short: the API server did not answer in time');
+      } finally {
+        timer.cancel();
+        deadline.abort(new Error('final writes over'));
+      }
+    };
+    return {
+      reporter: {
+        name: 'processset-status',
         start: () => {
           unsubscribe = daemon.onEvent((e) => {
             events.onSupervisorEvent(e);
             // Every probe check and resource sample is an event too; none of them changes the status.
             if (e.type !== 'probeCheck' && e.type !== 'resource') writeStatus();
           });
-          loop = new ProcessSetWatchLoop({ api, clock, logger: log, onChange, ...(opts.watchdogMs === undefined ? {} : { watchdogMs: opts.watchdogMs }) });
-          loop.start();
           return Promise.resolve();
         },
         stop: async () => {
           unsubscribe?.();
-          await loop?.stop();
-          await Promise.all([events.flush(), status.close()]);
+          await finalWrites();
         },
       },
-    ];
+      watch: {
+        name: 'processset-source',
+        start: () => {
+          loop = new ProcessSetWatchLoop({ api, clock, logger: log, onChange, ...(opts.watchdogMs === undefined ? {} : { watchdogMs: opts.watchdogMs }), ...(opts.watchBackoffMaxMs === undefined ? {} : { backoffMaxMs: opts.watchBackoffMaxMs }) });
+          loop.start();
+          return Promise.resolve();
+        },
+        stop: async () => loop?.stop(),
+      },
+    };
   };
+  // Built once, on the first of the two hooks: the reporter and the watch loop share the writers.
+  let parts: ReturnType<typeof source> | undefined;
+  const partsOf = (daemon: Daemon): ReturnType<typeof source> => (parts ??= source(daemon));
   return Daemon.create({
     config,
     listen,
     logger: opts.logger,
     clock,
-    sources: source,
+    readOnlySource: `${key === undefined ? 'ProcessSet' : 'ConfigMap'} ${opts.namespace}/${opts.name}`,
+    reporters: (daemon) => [partsOf(daemon).reporter],
+    sources: (daemon) => [partsOf(daemon).watch],
     generateToken: false,
     health: () => ({ processSet: `${opts.namespace}/${opts.name}`, watchProgressAt: loop?.lastProgressAt, watch: loop?.stats }),
   });

@@ -110,12 +110,22 @@ export class StatusWriter {
     this.#schedule();
   }
 
-  /** Writes what is pending now (at shutdown), then stops. */
-  async close(): Promise<void> {
+  /**
+   * Writes what is pending now (at shutdown), then stops. An abort of `signal` gives up on the
+   * write in flight (a hung API server) and resolves at once.
+   */
+  async close(signal?: AbortSignal): Promise<void> {
     this.#timer?.cancel();
-    await this.#inFlight;
-    if (this.#next !== undefined) await this.#write().catch(() => undefined);
-    this.#stop.abort(new Error('status writer closed'));
+    const giveUp = (): void => this.#stop.abort(new Error('status writer closed'));
+    if (signal?.aborted) giveUp();
+    signal?.addEventListener('abort', giveUp, { once: true });
+    try {
+      await this.#inFlight;
+      if (this.#next !== undefined && !this.#stop.signal.aborted) await this.#write().catch(() => undefined);
+    } finally {
+      signal?.removeEventListener('abort', giveUp);
+      giveUp();
+    }
   }
 
   #schedule(): void {

@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,11 +6,10 @@ import type { Daemon } from '../../src/daemon/index.js';
 import { createSidecar } from '../../src/k8s/sidecar.js';
 import { isAlive } from '../../src/supervisor/proc.js';
 import { DaemonProcess, eventually } from '../helpers/daemon.js';
-import { kubeCluster, kubectlAdmin, kubeRunDir, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
+import { restartApiServer } from '../helpers/apiserver.js';
+import { kubeCluster, kubectlAdmin, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
 import { tempDir } from '../helpers/supervised.js';
 import { rmSync } from 'node:fs';
-import { MARK_VAR } from '../helpers/leaks.js';
-import { realClock, sleep } from '../../src/util/index.js';
 
 let cluster: KubeCluster;
 const NS = `procmgr-sidecar-${process.pid}`;
@@ -49,29 +47,6 @@ async function startSidecar(name: string, extra: Partial<Parameters<typeof creat
 
 function pidsOf(d: Daemon): Map<string, number | undefined> {
   return new Map(d.processes().map((p) => [p.id, p.state === 'Running' ? p.pid : undefined]));
-}
-
-/**
- * Kills the API server, waits `outageMs`, and starts it again with the same command line and
- * environment, detached and logging where hack/kube's does, its pid in the run dir's pid file (so
- * `kube:down` still finds it). etcd keeps running, so the data survive.
- */
-async function restartApiServer(outageMs: number): Promise<void> {
-  const pidFile = join(kubeRunDir(), 'kube-apiserver.pid');
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  const env = Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  delete env[MARK_VAR]; // it belongs to the cluster, not to this test file
-  // SIGKILL: a crash, and no graceful drain that waits for the open watches of the other tests.
-  process.kill(pid, 'SIGKILL');
-  await eventually('the API server gone', () => Promise.resolve(!isAlive(pid)), 30_000);
-  await sleep(realClock, outageMs);
-  const log = openSync(join(kubeRunDir(), 'logs', 'kube-apiserver.log'), 'a');
-  const child = spawn(argv[0] ?? '', argv.slice(1), { env, detached: true, stdio: ['ignore', log, log] });
-  closeSync(log);
-  child.unref();
-  writeFileSync(pidFile, String(child.pid));
-  await eventually('the API server ready again', () => kubectl(['get', '--raw', '/readyz']).then((t) => t.trim() === 'ok'), 60_000);
 }
 
 beforeAll(async () => {
@@ -155,7 +130,7 @@ describe('procmgr sidecar against a real API server', () => {
     await kubectl(['apply', '-f', '-'], processSet('resilient', [sleeper('a')]));
     const d = await startSidecar('resilient', { watchdogMs: 20_000 });
     const first = await eventually('a running', () => Promise.resolve(pidsOf(d).get('a')));
-    await restartApiServer(2_000);
+    await restartApiServer(cluster, 2_000);
     // A restarted API server serves custom resources a moment after /readyz: retry the edit until it lands.
     await eventually('the edit accepted', () => kubectl(['apply', '-f', '-'], processSet('resilient', [sleeper('a'), sleeper('b')])).then(() => true), 30_000);
     await eventually('b running after the outage', () => Promise.resolve(pidsOf(d).get('b')), 45_000);

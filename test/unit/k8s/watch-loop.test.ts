@@ -9,6 +9,8 @@ function fakeApi() {
   const calls: string[] = [];
   const watches: { from: string; emit: (e: WatchEvent) => void; end: (err?: unknown) => void; aborted: boolean }[] = [];
   let failLists = 0;
+  /** Errors the next watches end with at once, as client-node reports a refused connection or an HTTP error. */
+  const watchFailures: unknown[] = [];
   const api: ProcessSetApi = {
     namespace: 'ns',
     name: 'set',
@@ -26,6 +28,7 @@ function fakeApi() {
       const w = { from, emit: onEvent, end: (err?: unknown) => done(err), aborted: false };
       controller.signal.addEventListener('abort', () => (w.aborted = true));
       watches.push(w);
+      if (watchFailures.length > 0) done(watchFailures.shift());
       return Promise.resolve(controller);
     },
     patchStatus: () => Promise.resolve(),
@@ -36,8 +39,15 @@ function fakeApi() {
     api, calls, watches,
     set: (o: ProcessSetObject | undefined) => (current = o),
     failNextLists: (n: number) => (failLists = n),
+    failNextWatches: (...errs: unknown[]) => watchFailures.push(...errs),
   };
 }
+
+/** What undici's fetch rejects with when nothing listens at the address. */
+const refused = (): Error => new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:16443'), { code: 'ECONNREFUSED' }) });
+/** A watch stream cut by the server going away: no status, but the server had the connection. */
+const cut = (): Error => new TypeError('terminated', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
+const httpError = (statusCode: number): Error => Object.assign(new Error(`HTTP ${statusCode}`), { statusCode });
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await flushMicrotasks();
@@ -123,6 +133,61 @@ describe('ProcessSetWatchLoop', () => {
     await settle();
     expect(f.calls).toEqual(['list', 'watch@10', 'watch@10']);
     expect(loop.stats.errors).toBe(0);
+    await loop.stop();
+  });
+
+  it('an outage: the watch resumes from its resourceVersion (no relist); refused connections are retried at most unreachableMaxMs apart; the backoff starts over once the server answers', async () => {
+    const clock = new FakeClock();
+    const f = fakeApi();
+    const loop = new ProcessSetWatchLoop({ api: f.api, clock, onChange: () => undefined, backoffBaseMs: 100, backoffMaxMs: 10_000, unreachableMaxMs: 300, random: () => 0.5 });
+    loop.start();
+    await settle();
+    f.failNextWatches(refused(), refused(), refused(), refused(), httpError(503));
+    f.watches[0]?.end(cut()); // the server is killed mid-watch
+    await settle();
+    expect(f.calls).toEqual(['list', 'watch@10']);
+    // 100 after the cut, then refused: 100, 200, 300 (capped), 300; then the server answers 503: 100 again, not 1 600.
+    for (const [wait, watches] of [[100, 2], [100, 3], [200, 4], [300, 5], [300, 6], [100, 7]] as const) {
+      await clock.tick(wait - 1);
+      await settle();
+      expect(f.calls.length, `before ${wait} ms`).toBe(watches);
+      await clock.tick(1);
+      await settle();
+      expect(f.calls.length, `after ${wait} ms`).toBe(watches + 1);
+    }
+    expect(f.calls).toEqual(['list', ...Array<string>(7).fill('watch@10')]);
+    expect(loop.stats).toMatchObject({ lists: 1, errors: 6 });
+    await loop.stop();
+  });
+
+  it('a refusal the server answers (403) relists, and its backoff keeps growing across successful lists until backoffResetMs passed without a failure', async () => {
+    const clock = new FakeClock();
+    const f = fakeApi();
+    const loop = new ProcessSetWatchLoop({ api: f.api, clock, onChange: () => undefined, backoffBaseMs: 100, backoffMaxMs: 10_000, backoffResetMs: 60_000, random: () => 0.5 });
+    f.failNextWatches(httpError(403), httpError(403), httpError(403));
+    loop.start();
+    await settle();
+    expect(f.calls).toEqual(['list', 'watch@10']);
+    for (const [wait, calls] of [[100, 4], [200, 6], [400, 8]] as const) {
+      await clock.tick(wait - 1);
+      await settle();
+      expect(f.calls.length, `before ${wait} ms`).toBe(calls - 2);
+      await clock.tick(1);
+      await settle();
+      expect(f.calls.length, `after ${wait} ms`).toBe(calls);
+    }
+    expect(f.calls.slice(-2)).toEqual(['list', 'watch@10']);
+    // A minute of a healthy watch: the next failure waits the base delay again.
+    await clock.tick(60_001);
+    f.failNextWatches(httpError(403));
+    f.watches.at(-1)?.end(httpError(500));
+    await settle();
+    await clock.tick(99);
+    await settle();
+    const before = f.calls.length;
+    await clock.tick(1);
+    await settle();
+    expect(f.calls.length).toBe(before + 1); // the watch resumed after a 500, 100 ms after it
     await loop.stop();
   });
 });
