@@ -13,6 +13,8 @@ export interface DaemonBackendDeps {
   readonly clock: Clock;
   /** Extra `/healthz` details (config source progress, last reload). */
   readonly healthDetails: () => Record<string, unknown>;
+  /** Why the daemon is not ready whatever its processes say (the sidecar's source not read yet). Default: never. */
+  readonly notReadyReason?: (() => string | undefined) | undefined;
 }
 
 /** The daemon as the API sees it: engine phase + supervisor status per process, and the desired set. */
@@ -45,6 +47,7 @@ export class DaemonBackend implements ApiBackend {
       uptimeMs: rt.startedAt === undefined ? undefined : Math.max(0, this.#d.clock.now() - rt.startedAt),
       readinessProbe: entry?.spec.probes?.readiness !== undefined,
       ...(waiting ? { waitingFor: waiting } : {}),
+      ...(entry ? {} : { removed: true as const }),
     };
   }
 
@@ -87,6 +90,10 @@ export class DaemonBackend implements ApiBackend {
   followLogs(id: string, fn: (line: LogLine) => void, onEnd?: () => void): () => void {
     this.#known(id);
     return this.#d.supervisor.followLogs(id, fn, onEnd);
+  }
+
+  notReadyReason(): string | undefined {
+    return this.#d.notReadyReason?.();
   }
 
   health(): HealthInfo {
