@@ -1,11 +1,17 @@
 import { jitteredBackoffMs, realClock, sleep, silentLogger, type Clock, type Logger, type TimerHandle } from '../util/index.js';
 import { statusOf, type ProcessSetApi, type ProcessSetObject, type WatchEvent } from './api.js';
+import { SourceHealthTracker, type SourceError, type SourceHealth } from './source-health.js';
 
 /** Options of `ProcessSetWatchLoop`; every duration has a default. */
 export interface WatchLoopOptions {
   readonly api: ProcessSetApi;
   /** The set as it is now (undefined: it does not exist). Called after every list and watch event; must not throw. */
   readonly onChange: (set: ProcessSetObject | undefined) => void;
+  /**
+   * The server refused a read in a way retrying does not fix (401, 403, 404): called once per
+   * distinct refusal, to log it and record an Event; the loop keeps retrying. Must not throw.
+   */
+  readonly onRefused?: (error: SourceError) => void;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Retry delay after a failure: base · 2^(n−1), capped, jittered ±25 %. Defaults 500 ms / 30 s. */
@@ -33,6 +39,7 @@ export class ProcessSetWatchLoop {
   #running: Promise<void> | undefined;
   #lastProgressAt: number | undefined;
   #failures = 0;
+  readonly #source: SourceHealthTracker;
   /** Lists and watches since start (for tests and metrics). */
   readonly stats = { lists: 0, watches: 0, relists410: 0, watchdogRestarts: 0, errors: 0 };
 
@@ -40,6 +47,12 @@ export class ProcessSetWatchLoop {
     this.#o = options;
     this.#clock = options.clock ?? realClock;
     this.#log = options.logger ?? silentLogger;
+    this.#source = new SourceHealthTracker(this.#clock.now());
+  }
+
+  /** How the reads stand (`/healthz`): state, since when, the first successful read, the last error. */
+  get source(): SourceHealth {
+    return this.#source.health;
   }
 
   get lastProgressAt(): number | undefined {
@@ -55,8 +68,9 @@ export class ProcessSetWatchLoop {
     await this.#running;
   }
 
-  #progress(): void {
+  #progress(watched: boolean): void {
     this.#lastProgressAt = this.#clock.now();
+    this.#source.succeeded(this.#lastProgressAt, watched);
   }
 
   async #loop(): Promise<void> {
@@ -65,7 +79,7 @@ export class ProcessSetWatchLoop {
       try {
         const { object, resourceVersion } = await this.#o.api.list(signal);
         this.stats.lists++;
-        this.#progress();
+        this.#progress(false);
         this.#failures = 0;
         this.#o.onChange(object);
         // A watch the server closed in the normal way resumes from where it was; a 410 or the watchdog lists again.
@@ -82,6 +96,8 @@ export class ProcessSetWatchLoop {
         this.stats.errors++;
         this.#failures++;
         const status = statusOf(err);
+        const refused = this.#source.failed(err, this.#clock.now());
+        if (refused) this.#o.onRefused?.(refused);
         const delay = jitteredBackoffMs(this.#failures, { baseMs: this.#o.backoffBaseMs ?? 500, maxMs: this.#o.backoffMaxMs ?? 30_000, jitter: 0.5 }, this.#o.random ?? Math.random);
         this.#log.warn({ err: err instanceof Error ? err.message : String(err), status, retryInMs: Math.round(delay) }, status === 429 ? 'API server throttles us; backing off' : 'ProcessSet list/watch failed; retrying');
         await sleep(this.#clock, delay, signal).catch(() => undefined);
@@ -119,7 +135,7 @@ export class ProcessSetWatchLoop {
       signal.addEventListener('abort', onStop, { once: true });
       const onEvent = (e: WatchEvent): void => {
         if (settled) return;
-        this.#progress();
+        this.#progress(true);
         arm();
         switch (e.type) {
           case 'ADDED':
