@@ -222,23 +222,24 @@ describe('procmgr sidecar against a real API server', () => {
 
   it('a crash-looping process without a readiness probe: /readyz 503 and the ProcessSet Ready=False, together', async () => {
     // Between crashes it runs (and is ready, as a container is); in its back-off it is not.
-    const crasher = { id: 'crasher', command: 'sh', args: ['-c', 'exit 3'], restart: { delay: '3s', maxDelay: '3s' } };
-    await kubectl(['apply', '-f', '-'], processSet('loop', [sleeper('web'), crasher]));
+    // Not named `crasher`: the BackOff Event test counts the Events that name it.
+    const flapper = { id: 'flapper', command: 'sh', args: ['-c', 'exit 3'], restart: { delay: '3s', maxDelay: '3s' } };
+    await kubectl(['apply', '-f', '-'], processSet('loop', [sleeper('web'), flapper]));
     const d = await startSidecar('loop');
     const readyz = async (): Promise<[number, unknown]> => {
       const res = await fetch(`http://${d.apiAddress}/readyz`);
       return [res.status, await res.json()];
     };
-    await eventually('crasher backing off', () => Promise.resolve(d.processes().find((p) => p.id === 'crasher')?.state === 'Backoff'), 30_000);
-    expect(await readyz()).toEqual([503, { ready: false, notReady: ['crasher'] }]);
+    await eventually('flapper backing off', () => Promise.resolve(d.processes().find((p) => p.id === 'flapper')?.state === 'Backoff'), 30_000);
+    expect(await readyz()).toEqual([503, { ready: false, notReady: ['flapper'] }]);
     const set = await eventually('Ready=False in the status', async () => {
       const s = await getSet('loop');
       const c = s.status?.conditions?.find((x) => x.type === 'Ready');
-      return c?.status === 'False' && c.message === 'not ready: crasher' && s;
+      return c?.status === 'False' && c.message === 'not ready: flapper' && s;
     });
     expect(set.status?.summary).toBe('Degraded');
     // Fixed: both turn ready together.
-    await kubectl(['apply', '-f', '-'], processSet('loop', [sleeper('web'), { ...crasher, args: ['-c', 'exec sleep 1000'] }]));
+    await kubectl(['apply', '-f', '-'], processSet('loop', [sleeper('web'), { ...flapper, args: ['-c', 'exec sleep 1000'] }]));
     await eventually('/readyz 200', async () => (await readyz())[0] === 200, 30_000);
     await eventually('Ready=True', async () => (await getSet('loop')).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', 30_000);
     await kubectl(['delete', 'processset', 'loop', '-n', NS]);
