@@ -25,6 +25,11 @@ export interface ApiBackend {
    * lines can come (the process finished or was removed), so a follow stream can end.
    */
   followLogs(id: string, fn: (line: LogLine) => void, onEnd?: () => void): () => void;
+  /**
+   * Why procmgr is not ready whatever its processes say (the sidecar before its set was read), or
+   * undefined. `/readyz` asks on every request.
+   */
+  notReadyReason(): string | undefined;
   /** Liveness of procmgr itself (engine not failed, config source making progress). */
   health(): HealthInfo;
   /** The engine's work-queue depth and counts, for metrics. */
@@ -36,8 +41,10 @@ export interface ProcessInfo extends RuntimeStatus {
   readonly phase: Phase;
   /** ms since the current run started (undefined when not running). */
   readonly uptimeMs: number | undefined;
-  /** The spec has a readiness probe (so `/readyz` waits for `ready`). */
+  /** The spec has a readiness probe (so `ready` waits for it to pass). */
   readonly readinessProbe: boolean;
+  /** No longer in the desired set: stopping, then forgotten (so readiness does not wait for it). */
+  readonly removed?: true;
   /** Not started yet: the dependencies it still waits for (so `/readyz` waits for it too). */
   readonly waitingFor?: readonly string[];
 }

@@ -94,7 +94,7 @@ async function dispatch(ctx: HandlerContext, route: Route, method: string, req: 
       return;
     }
     case 'readyz': {
-      const r = readinessOf(backend.list(), backend.engine().state);
+      const r = readinessOf(backend.list(), backend.engine().state, backend.notReadyReason());
       sendJson(res, r.ready ? 200 : 503, r);
       return;
     }

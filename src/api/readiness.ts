@@ -5,24 +5,39 @@ export interface Readiness {
   readonly ready: boolean;
   /** Ids that hold readiness back, in the backend's (id) order. */
   readonly notReady: readonly string[];
-  /** Set when procmgr itself is not serving (shutting down, failed): not ready whatever the processes say. */
+  /**
+   * Set when procmgr itself is not ready whatever the processes say: shutting down, failed, or
+   * (the sidecar) its desired set not read yet.
+   */
   readonly reason?: string;
 }
 
 /**
- * The `/readyz` rule, pure so it is tested on its own: every process whose spec has a readiness
- * probe must be `ready`, except those stopped on request — `Disabled` (an explicit stop) or
- * being removed (engine phase Terminating and later). A process that is `Stopped`, `Failed` or in
- * `Backoff` on its own, or not started yet, holds readiness back; so does any process still waiting
- * for its dependencies (a crash-looping dependency must not look ready from outside).
+ * The readiness rule, pure so it is tested on its own; `/readyz` and the ProcessSet's `Ready`
+ * condition both use it, so a pod and its ProcessSet never disagree. As the kubelet's container
+ * readiness: a process counts as ready while it runs (state `Running`, past its startup probe) and
+ * its readiness probe passes, or it has none. Exempt, because nothing is meant to run: a process
+ * stopped on request (`Disabled`), one being removed from the set, and a job that is done and
+ * succeeded (ended for good under its restart policy without failing). Everything else holds
+ * readiness back: not started yet or waiting for its dependencies, starting, in `Backoff`,
+ * `Stopped` on its own, or `Failed` (a job that failed too, as a failed Never pod is not ready).
+ * `gate` is a reason procmgr is not ready at all (undefined: none).
  */
-export function readinessOf(processes: readonly ProcessInfo[], engineState: string = 'running'): Readiness {
+export function readinessOf(processes: readonly ProcessInfo[], engineState: string = 'running', gate?: string): Readiness {
   // A pod that is shutting down must leave its Service's endpoints: not ready from the first signal.
   if (engineState !== 'running') return { ready: false, notReady: [], reason: `procmgr is ${engineState}` };
-  const notReady = processes.filter((p) => (p.waitingFor?.length ?? 0) > 0 || (p.readinessProbe && !stoppedOnRequest(p) && !p.ready)).map((p) => p.id);
+  const notReady = processes.filter((p) => !p.ready && !exempt(p)).map((p) => p.id);
+  if (gate !== undefined) return { ready: false, notReady, reason: gate };
   return { ready: notReady.length === 0, notReady };
 }
 
-function stoppedOnRequest(p: ProcessInfo): boolean {
-  return p.state === 'Disabled' || p.phase === 'Terminating' || p.phase === 'Terminated' || p.phase === 'Finished';
+function exempt(p: ProcessInfo): boolean {
+  if ((p.waitingFor?.length ?? 0) > 0) return false;
+  if (p.state === 'Disabled' || p.removed === true) return true;
+  return finished(p) && p.state === 'Stopped' && p.lastExit?.code === 0;
+}
+
+/** Ended for good: the engine's Terminating and later are reached only by a removal, a shutdown or a done job. */
+function finished(p: ProcessInfo): boolean {
+  return p.phase === 'Terminating' || p.phase === 'Terminated' || p.phase === 'Finished';
 }

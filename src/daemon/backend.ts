@@ -15,6 +15,8 @@ export interface DaemonBackendDeps {
   readonly healthDetails: () => Record<string, unknown>;
   /** The desired set's only source (`ProcessSet ns/name`), when it is not the API's to replace. */
   readonly readOnlySource?: string | undefined;
+  /** Why the daemon is not ready whatever its processes say (the sidecar's source not read yet). Default: never. */
+  readonly notReadyReason?: (() => string | undefined) | undefined;
 }
 
 /**
@@ -58,6 +60,7 @@ export class DaemonBackend implements ApiBackend {
       uptimeMs: rt.startedAt === undefined ? undefined : Math.max(0, this.#d.clock.now() - rt.startedAt),
       readinessProbe: entry?.spec.probes?.readiness !== undefined,
       ...(waiting ? { waitingFor: waiting } : {}),
+      ...(entry ? {} : { removed: true as const }),
     };
   }
 
@@ -101,6 +104,10 @@ export class DaemonBackend implements ApiBackend {
   followLogs(id: string, fn: (line: LogLine) => void, onEnd?: () => void): () => void {
     this.#known(id);
     return this.#d.supervisor.followLogs(id, fn, onEnd);
+  }
+
+  notReadyReason(): string | undefined {
+    return this.#d.notReadyReason?.();
   }
 
   health(): HealthInfo {

@@ -52,6 +52,8 @@ export interface DaemonInit {
   readonly readOnlySource?: string | undefined;
   /** Extra `/healthz` details (the watch loop's last progress). */
   readonly health?: (() => Record<string, unknown>) | undefined;
+  /** Why the daemon is not ready whatever its processes say (the sidecar before its set was read); undefined when it may be. */
+  readonly notReadyReason?: (() => string | undefined) | undefined;
   /**
    * With no token configured, generate one for a TCP listener (stored for this user's CLI).
    * Default true; the sidecar turns it off (beyond loopback it refuses instead, until a token file is given).
@@ -145,6 +147,7 @@ export class Daemon {
     const backend = (this.#backend = new DaemonBackend({
       manager, supervisor, desired: this.#desired, clock: this.#clock, readOnlySource: init.readOnlySource,
       healthDetails: () => ({ config: this.#file, lastReload: this.#lastReload, configWatchedAt: this.#watcher?.lastProgressAt, ...init.health?.() }),
+      notReadyReason: init.notReadyReason,
     }));
     const metrics = new LazyMetrics({ backend, clock: this.#clock });
     this.#metrics = metrics;

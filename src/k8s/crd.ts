@@ -28,7 +28,7 @@ const conditionSchema = z
   .object({
     type: z.string().min(1).max(316).describe('`Ready`, `Degraded` or `SpecInvalid`.'),
     status: z.enum(['True', 'False', 'Unknown']),
-    observedGeneration: z.int().min(0).optional().describe('The `metadata.generation` the condition was computed from.'),
+    observedGeneration: z.int().min(0).optional().describe('The `metadata.generation` the condition describes: for `Ready` and `Degraded` the generation that runs; for `SpecInvalid` the generation it judged (the rejected one when True).'),
     lastTransitionTime: timestamp.describe('When `status` last changed.'),
     reason: z
       .string()
@@ -70,10 +70,19 @@ const processStatusSchema = z
  */
 export const processSetStatusSchema = z
   .object({
-    observedGeneration: z.int().min(0).optional().describe('The `metadata.generation` this status describes.'),
-    processCount: z.int().min(0).optional().describe('Processes in the spec (the `Processes` column).'),
-    readyCount: z.int().min(0).optional().describe('Processes that are ready (the `Ready Processes` column).'),
-    conditions: z.array(conditionSchema).optional().describe('`Ready`: every process is ready. `Degraded`: some process is failing or backing off. `SpecInvalid`: the spec was rejected; the last good spec keeps running.'),
+    observedGeneration: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('The `metadata.generation` whose spec runs. A rejected generation never advances it, so while it is behind `metadata.generation` the newest spec is not what runs (see `SpecInvalid`).'),
+    processCount: z.int().min(0).optional().describe('Processes the sidecar runs (or is stopping).'),
+    readyCount: z.int().min(0).optional().describe('Processes that are ready: running, and passing their readiness probe if they have one.'),
+    readyProcesses: z.string().max(32).optional().describe('`readyCount/processCount`, e.g. `2/3` (the `Ready` column).'),
+    summary: z
+      .enum(['SpecInvalid', 'Degraded', 'NotReady', 'Ready'])
+      .optional()
+      .describe('The `Status` column, the first that applies: `SpecInvalid` (the newest spec was rejected; the last good one keeps running), `Degraded` (a process is failing or backing off), `NotReady`, `Ready`.'),
+    conditions: z.array(conditionSchema).optional().describe('`Ready`: every process is ready (the rule of the sidecar\'s `/readyz`), for the generation that runs; False while no generation runs. `Degraded`: some process is failing or backing off. `SpecInvalid`: the newest spec was rejected; the last good spec keeps running.'),
     processes: z.array(processStatusSchema).optional().describe('Per-process status, one entry per spec process.'),
   })
   .describe('Written by the procmgr sidecar serving this ProcessSet.');
@@ -137,9 +146,11 @@ export function processSetCrd(): Record<string, unknown> {
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: [
-            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-            { name: 'Processes', type: 'integer', jsonPath: '.status.processCount' },
-            { name: 'Ready Processes', type: 'integer', jsonPath: '.status.readyCount' },
+            // As `kubectl get pods`: READY is ready/total, STATUS the one word that matters most.
+            { name: 'Ready', type: 'string', jsonPath: '.status.readyProcesses' },
+            { name: 'Status', type: 'string', jsonPath: '.status.summary' },
+            { name: 'Generation', type: 'integer', jsonPath: '.metadata.generation', priority: 1 },
+            { name: 'Observed', type: 'integer', jsonPath: '.status.observedGeneration', priority: 1 },
             { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

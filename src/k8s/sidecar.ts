@@ -6,6 +6,7 @@ import { Daemon, type Component } from '../daemon/index.js';
 import { clientNodeApi, configMapApi, loadKubeConfig, PS, type InvolvedObject, type ProcessSetApi, type ProcessSetObject } from './api.js';
 import { EventRecorder } from './events.js';
 import { buildStatus, StatusWriter, type Condition } from './status.js';
+import type { SourceError } from './source-health.js';
 import { ProcessSetWatchLoop } from './watch-loop.js';
 
 /** Options of `createSidecar`. */
@@ -68,23 +69,34 @@ export function createSidecar(opts: SidecarOptions): Daemon {
       : { kind: 'ConfigMap', apiVersion: 'v1', name: opts.name, namespace: opts.namespace };
   const listen = opts.listen ?? '0.0.0.0:7070';
   let loop: ProcessSetWatchLoop | undefined;
+  // Not ready until the source has been read and what it says runs (set by the source component).
+  let gate: () => string | undefined = () => 'the process set source has not started';
   const apiSettings = { listen: listen.startsWith('/') ? `unix:${listen}` : listen, ...(opts.tokenFile === undefined ? {} : { tokenFile: resolve(opts.tokenFile) }) };
   const config = parseDaemonConfig({ processManager: { api: apiSettings, reload: { watch: false } } }, 'sidecar defaults');
   const source = (daemon: Daemon): { reporter: Component; watch: Component } => {
     const log = daemon.logger.child({ processSet: `${opts.namespace}/${opts.name}` });
     const status = new StatusWriter({ api, clock, logger: log, minIntervalMs: opts.statusMinIntervalMs });
     const events = new EventRecorder({ api, involved, clock, logger: log, aggregateMs: opts.eventAggregateMs });
-    let generation: number | undefined;
+    // What runs (which object, which generation) and the newest spec if it was rejected: status
+    // and readiness tell them apart. A set deleted and created again is another object.
+    let applied: { readonly uid: string | undefined; readonly generation: number | undefined } | undefined;
+    let currentUid: string | undefined;
+    let rejected: { readonly generation: number | undefined; readonly error: string } | undefined;
     let seen: string | undefined;
-    let specError: string | undefined;
     let conditions: Condition[] = [];
     const writeStatus = (): void => {
       if (seen === undefined || seen === 'deleted') return; // nothing to write the status of
       status.update(() => {
-        const built = buildStatus({ processes: daemon.processes(), observedGeneration: generation, specError, now: clock.now() }, conditions);
+        const built = buildStatus({ processes: daemon.processes(), appliedGeneration: runsCurrent() ? applied?.generation : undefined, rejected, now: clock.now() }, conditions);
         conditions = built.conditions;
         return built.status;
       });
+    };
+    const runsCurrent = (): boolean => applied !== undefined && applied.uid === currentUid;
+    const reject = (generation: number | undefined, error: string, logged: Record<string, unknown>): void => {
+      rejected = { generation, error };
+      log.error({ generation, ...logged }, 'ProcessSet spec rejected; the last good set keeps running');
+      events.record('Warning', 'SpecInvalid', generation === undefined ? `Rejected: ${error}` : `Generation ${generation} rejected: ${error}`);
     };
     const onChange = (set: ProcessSetObject | undefined): void => {
       // Our own status writes come back as MODIFIED events of the same generation: only a new spec
@@ -92,41 +104,48 @@ export function createSidecar(opts: SidecarOptions): Daemon {
       const version = set ? `${set.metadata.uid ?? ''}/${set.metadata.generation ?? set.metadata.resourceVersion ?? 0}` : 'deleted';
       if (version === seen) return;
       seen = version;
+      currentUid = set?.metadata.uid;
       if (!set) {
         log.info({}, 'ProcessSet is gone: stopping every process');
-        generation = undefined;
-        applySafely([], 'ProcessSet deleted');
+        rejected = undefined;
+        if (applySafely([], 'ProcessSet deleted', undefined)) applied = { uid: undefined, generation: undefined };
         return;
       }
-      generation = set.metadata.generation;
+      const generation = set.metadata.generation;
       if (set.sourceError !== undefined) {
-        specError = set.sourceError;
-        log.error({ error: specError }, 'process list rejected; the last good set keeps running');
-        events.record('Warning', 'SpecInvalid', `Rejected: ${specError}`);
+        reject(generation, set.sourceError, { error: set.sourceError });
         writeStatus();
         return;
       }
       try {
         const entries = parseProcessList(set.spec?.processes ?? [], 'spec.processes');
-        specError = undefined;
-        applySafely(entries, `generation ${generation ?? '?'}`);
+        if (applySafely(entries, `generation ${generation ?? '?'}`, generation)) {
+          applied = { uid: currentUid, generation };
+          rejected = undefined;
+        }
       } catch (err) {
         if (!isConfigError(err)) throw err;
         const problems = err.problems.map((p) => `${p.path}: ${p.message}`);
-        specError = problems.join('; ');
-        log.error({ generation, problems }, 'ProcessSet spec rejected; the last good set keeps running');
-        events.record('Warning', 'SpecInvalid', `Generation ${generation ?? '?'} rejected: ${specError}`);
+        reject(generation, problems.join('; '), { problems });
       }
       writeStatus();
     };
-    const applySafely = (entries: Parameters<Daemon['applySet']>[0], reason: string): void => {
+    const applySafely = (entries: Parameters<Daemon['applySet']>[0], reason: string, generation: number | undefined): boolean => {
       try {
         daemon.applySet(entries, reason);
+        return true;
       } catch (err) {
         if (!isProcmgrError(err)) throw err;
-        specError = err.message;
-        events.record('Warning', 'SpecInvalid', err.message);
+        reject(generation, err.message, { err: err.message });
+        return false;
       }
+    };
+    gate = (): string | undefined => {
+      const what = `${key === undefined ? 'ProcessSet' : 'ConfigMap'} ${opts.namespace}/${opts.name}`;
+      if (rejected !== undefined && !runsCurrent()) return `${what}: ${rejected.generation === undefined ? 'its content' : `generation ${rejected.generation}`} was rejected and nothing runs yet`;
+      if (applied !== undefined) return undefined;
+      const error = loop?.source.lastError;
+      return `${what} not read yet${error ? ` (${error.message})` : ''}`;
     };
     let unsubscribe: (() => void) | undefined;
     const finalWrites = async (): Promise<void> => {
@@ -163,7 +182,12 @@ export function createSidecar(opts: SidecarOptions): Daemon {
       watch: {
         name: 'processset-source',
         start: () => {
-          loop = new ProcessSetWatchLoop({ api, clock, logger: log, onChange, ...(opts.watchdogMs === undefined ? {} : { watchdogMs: opts.watchdogMs }), ...(opts.watchBackoffMaxMs === undefined ? {} : { backoffMaxMs: opts.watchBackoffMaxMs }) });
+          const what = key === undefined ? 'ProcessSet' : 'ConfigMap';
+          const onRefused = (error: SourceError): void => {
+            log.error({ code: error.status, error: error.message }, `cannot read the ${what}: ${error.message}; retrying`);
+            events.record('Warning', 'FailedRead', `Cannot read ${what} ${opts.name}: ${error.message}`);
+          };
+          loop = new ProcessSetWatchLoop({ api, clock, logger: log, onChange, onRefused, ...(opts.watchdogMs === undefined ? {} : { watchdogMs: opts.watchdogMs }), ...(opts.watchBackoffMaxMs === undefined ? {} : { backoffMaxMs: opts.watchBackoffMaxMs }) });
           loop.start();
           return Promise.resolve();
         },
@@ -183,6 +207,7 @@ export function createSidecar(opts: SidecarOptions): Daemon {
     reporters: (daemon) => [partsOf(daemon).reporter],
     sources: (daemon) => [partsOf(daemon).watch],
     generateToken: false,
-    health: () => ({ processSet: `${opts.namespace}/${opts.name}`, watchProgressAt: loop?.lastProgressAt, watch: loop?.stats }),
+    health: () => ({ processSet: `${opts.namespace}/${opts.name}`, source: loop?.source, watchProgressAt: loop?.lastProgressAt, watch: loop?.stats }),
+    notReadyReason: () => gate(),
   });
 }

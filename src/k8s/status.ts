@@ -16,39 +16,60 @@ export interface Condition {
 /** What the sidecar knows when it writes status. */
 export interface StatusInput {
   readonly processes: readonly ProcessInfo[];
-  /** The newest generation seen (applied or rejected). */
-  readonly observedGeneration: number | undefined;
-  /** Why that generation was rejected, if it was. */
-  readonly specError: string | undefined;
+  /** The generation whose spec runs; undefined while none has been applied. */
+  readonly appliedGeneration: number | undefined;
+  /** The newest generation, when it was rejected, and why; undefined when it runs. */
+  readonly rejected: { readonly generation: number | undefined; readonly error: string } | undefined;
   readonly now: number;
 }
+
+/** The `Status` column: the one word a person needs first, the worst of them winning. */
+export type StatusSummary = 'SpecInvalid' | 'Degraded' | 'NotReady' | 'Ready';
 
 const iso = isoTime;
 
 /**
- * The ProcessSet's status: one entry per process and the conditions `Ready` (every process ready
- * or done), `Degraded` (any failed, backing off or with an open breaker) and `SpecInvalid`.
- * `previous` keeps each condition's lastTransitionTime while its status does not change.
+ * The ProcessSet's status. `observedGeneration`, on the status and on `Ready` and `Degraded`, is
+ * the generation that runs, never a rejected one, so `kubectl wait --for=condition=Ready` on a
+ * new generation (and kstatus, which compares it with `metadata.generation`) does not pass on a
+ * spec that was refused. `Ready` uses the rule of `/readyz` (pod and set agree); it is False
+ * (reason `SpecInvalid`) while no generation runs at all. `SpecInvalid` carries the generation it
+ * judged: True with the rejected one, False with the one that runs. `previous` keeps each
+ * condition's lastTransitionTime while its status does not change.
  */
 export function buildStatus(input: StatusInput, previous: readonly Condition[] = []): { status: Record<string, unknown>; conditions: Condition[] } {
-  const { processes, observedGeneration, specError, now } = input;
+  const { processes, appliedGeneration, rejected, now } = input;
   const readiness = readinessOf(processes);
   const troubled = processes.filter((p) => p.state === 'Failed' || p.state === 'Backoff' || p.breaker?.state === 'open').map((p) => p.id);
-  const cond = (type: Condition['type'], on: boolean, reason: string, message: string): Condition => {
+  const cond = (type: Condition['type'], on: boolean, reason: string, message: string, generation = appliedGeneration): Condition => {
     const status = on ? 'True' : 'False';
     const before = previous.find((c) => c.type === type);
     const since = before?.status === status ? before.lastTransitionTime : iso(now);
-    return { type, status, reason, message, lastTransitionTime: since, ...(observedGeneration === undefined ? {} : { observedGeneration }) };
+    return { type, status, reason, message, lastTransitionTime: since, ...(generation === undefined ? {} : { observedGeneration: generation }) };
   };
+  const nothingRuns = appliedGeneration === undefined && rejected !== undefined;
+  const ready = readiness.ready && !nothingRuns;
+  const readyReason = nothingRuns ? 'SpecInvalid' : ready ? 'AllReady' : 'NotReady';
+  const readyMessage = nothingRuns
+    ? `generation ${rejected.generation ?? '?'} was rejected and no earlier one runs`
+    : ready
+      ? 'every process is ready'
+      : `not ready: ${readiness.notReady.join(', ')}`;
   const conditions = [
-    cond('Ready', readiness.ready && troubled.length === 0, readiness.ready && troubled.length === 0 ? 'AllReady' : 'NotReady', readiness.notReady.length > 0 ? `not ready: ${readiness.notReady.join(', ')}` : troubled.length > 0 ? `failing: ${troubled.join(', ')}` : 'every process is ready'),
+    cond('Ready', ready, readyReason, readyMessage),
     cond('Degraded', troubled.length > 0, troubled.length > 0 ? 'ProcessesFailing' : 'AsExpected', troubled.length > 0 ? `failing: ${troubled.join(', ')}` : ''),
-    cond('SpecInvalid', specError !== undefined, specError !== undefined ? 'ValidationFailed' : 'Valid', specError ?? ''),
+    rejected === undefined
+      ? cond('SpecInvalid', false, 'Valid', '')
+      : cond('SpecInvalid', true, 'ValidationFailed', rejected.error, rejected.generation),
   ];
+  const readyCount = processes.filter((p) => p.ready).length;
+  const summary: StatusSummary = rejected !== undefined ? 'SpecInvalid' : troubled.length > 0 ? 'Degraded' : ready ? 'Ready' : 'NotReady';
   const status = {
-    ...(observedGeneration === undefined ? {} : { observedGeneration }),
+    ...(appliedGeneration === undefined ? {} : { observedGeneration: appliedGeneration }),
     processCount: processes.length,
-    readyCount: processes.filter((p) => p.ready).length,
+    readyCount,
+    readyProcesses: `${readyCount}/${processes.length}`,
+    summary,
     conditions,
     processes: processes.map((p) => ({
       id: p.id,

@@ -1,11 +1,17 @@
 import { jitteredBackoffMs, realClock, sleep, silentLogger, type Clock, type Logger, type TimerHandle } from '../util/index.js';
 import { apiErrorFields, statusOf, type ProcessSetApi, type ProcessSetObject, type WatchEvent } from './api.js';
+import { SourceHealthTracker, type SourceError, type SourceHealth } from './source-health.js';
 
 /** Options of `ProcessSetWatchLoop`; every duration has a default. */
 export interface WatchLoopOptions {
   readonly api: ProcessSetApi;
   /** The set as it is now (undefined: it does not exist). Called after every list and watch event; must not throw. */
   readonly onChange: (set: ProcessSetObject | undefined) => void;
+  /**
+   * The server refused a read in a way retrying does not fix (401, 403, 404): called once per
+   * distinct refusal, to log it and record an Event; the loop keeps retrying. Must not throw.
+   */
+  readonly onRefused?: (error: SourceError) => void;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /**
@@ -49,6 +55,7 @@ export class ProcessSetWatchLoop {
   #lastFailureAt = -Infinity;
   /** Tries in a row that reached no server at all. */
   #unreachable = 0;
+  readonly #source: SourceHealthTracker;
   /** Lists and watches since start (for tests and metrics). */
   readonly stats = { lists: 0, watches: 0, relists410: 0, watchdogRestarts: 0, errors: 0 };
 
@@ -56,6 +63,12 @@ export class ProcessSetWatchLoop {
     this.#o = options;
     this.#clock = options.clock ?? realClock;
     this.#log = options.logger ?? silentLogger;
+    this.#source = new SourceHealthTracker(this.#clock.now());
+  }
+
+  /** How the reads stand (`/healthz`): state, since when, the first successful read, the last error. */
+  get source(): SourceHealth {
+    return this.#source.health;
   }
 
   get lastProgressAt(): number | undefined {
@@ -71,9 +84,10 @@ export class ProcessSetWatchLoop {
     await this.#running;
   }
 
-  #progress(): void {
+  #progress(watched: boolean): void {
     this.#lastProgressAt = this.#clock.now();
     this.#unreachable = 0;
+    this.#source.succeeded(this.#lastProgressAt, watched);
   }
 
   async #loop(): Promise<void> {
@@ -85,7 +99,7 @@ export class ProcessSetWatchLoop {
         if (from === undefined) {
           const { object, resourceVersion } = await this.#o.api.list(signal);
           this.stats.lists++;
-          this.#progress();
+          this.#progress(false);
           this.#o.onChange(object);
           from = resourceVersion;
         }
@@ -106,6 +120,8 @@ export class ProcessSetWatchLoop {
         // Nothing we know of the set is wrong after a broken connection, a 429 or a 5xx: the watch
         // resumes where it was (a 410 then tells if that is too old). A refusal (403, 404) lists again.
         if (status !== undefined && status !== 429 && status < 500) from = undefined;
+        const refused = this.#source.failed(err, this.#clock.now());
+        if (refused) this.#o.onRefused?.(refused);
         const delay = this.#retryDelay(err);
         this.#log.warn({ ...apiErrorFields(err), retryInMs: Math.round(delay) }, status === 429 ? 'API server throttles us; backing off' : 'ProcessSet list/watch failed; retrying');
         await sleep(this.#clock, delay, signal).catch(() => undefined);
@@ -166,7 +182,7 @@ export class ProcessSetWatchLoop {
       signal.addEventListener('abort', onStop, { once: true });
       const onEvent = (e: WatchEvent): void => {
         if (settled) return;
-        this.#progress();
+        this.#progress(true);
         arm();
         switch (e.type) {
           case 'ADDED':

@@ -207,7 +207,7 @@ describe('deploy/README.md, from a cluster without the CRD to a running sidecar'
         return false;
       }, 30_000);
       const check = await block('check');
-      expect(check).toMatch(/^example\s+True\s+2\s+2\s/m);
+      expect(check).toMatch(/^example\s+2\/2\s+Ready\s/m);
       expect(check).toContain('{"ready":true,"notReady":[]}');
       expect(check).toMatch(/Normal\s+Started\s+processset\/example\s+Started process web/);
     } catch (err) {

@@ -10,6 +10,7 @@ import { restartApiServer } from '../helpers/apiserver.js';
 import { kubeCluster, kubectlAdmin, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
 import { tempDir } from '../helpers/supervised.js';
 import { rmSync } from 'node:fs';
+import { pino } from 'pino';
 
 let cluster: KubeCluster;
 const NS = `procmgr-sidecar-${process.pid}`;
@@ -99,7 +100,8 @@ describe('procmgr sidecar against a real API server', () => {
     const invalid = await eventually('SpecInvalid', async () => {
       const s = await getSet('web');
       const c = s.status?.conditions?.find((x) => x.type === 'SpecInvalid');
-      return c?.status === 'True' && s.status?.observedGeneration === s.metadata.generation && c;
+      // The rejected generation does not run: observedGeneration stays at the one that does.
+      return c?.status === 'True' && (s.status?.observedGeneration ?? 0) < s.metadata.generation && c;
     });
     expect(invalid.message).toContain('spec.processes[0].restart.delay');
     expect(invalid.message).toContain('spec.processes[1].dependsOn[0]: unknown id "nope"');
@@ -111,6 +113,111 @@ describe('procmgr sidecar against a real API server', () => {
     // Deleting the ProcessSet stops everything.
     await kubectl(['delete', 'processset', 'web', '-n', NS]);
     await eventually('all stopped', () => Promise.resolve(!isAlive(first.get('a')!) && !isAlive(second.get('b')!)));
+  });
+
+  it('a rejected spec is not reported as applied: observedGeneration stays, kubectl wait does not pass, kubectl get shows SpecInvalid', async () => {
+    await kubectl(['apply', '-f', '-'], processSet('judged', [sleeper('a')]));
+    await startSidecar('judged');
+    const wait = (timeout: string): Promise<string> => kubectl(['wait', '-n', NS, '--for=condition=Ready', `--timeout=${timeout}`, 'processset/judged']);
+    await eventually('Ready written', async () => (await getSet('judged')).status?.observedGeneration === 1);
+    expect(await wait('30s')).toMatch(/condition met/);
+    await kubectl(['apply', '-f', '-'], processSet('judged', [{ ...sleeper('a'), restart: { delay: 'soon' } }]));
+    const bad = await eventually('SpecInvalid for generation 2', async () => {
+      const s = await getSet('judged');
+      const c = s.status?.conditions?.find((x) => x.type === 'SpecInvalid') as { status: string; observedGeneration?: number } | undefined;
+      return s.metadata.generation === 2 && c?.status === 'True' && c.observedGeneration === 2 && s;
+    });
+    expect(bad.status?.observedGeneration).toBe(1);
+    expect(bad.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', observedGeneration: 1 });
+    // kubectl wait compares the condition's observedGeneration with metadata.generation.
+    await expect(wait('2s')).rejects.toThrow(/timed out/);
+    const table = await kubectl(['get', 'processset', 'judged', '-n', NS]);
+    expect(table).toMatch(/^NAME +READY +STATUS +AGE\n/);
+    expect(table).toMatch(/\njudged +1\/1 +SpecInvalid +/);
+    expect(await kubectl(['get', 'processset', 'judged', '-n', NS, '-o', 'wide'])).toMatch(/GENERATION +OBSERVED[\s\S]*SpecInvalid +2 +1 /);
+    // Fixed: generation 3 runs and is Ready.
+    await kubectl(['apply', '-f', '-'], processSet('judged', [sleeper('a'), sleeper('b')]));
+    expect(await wait('30s')).toMatch(/condition met/);
+    const good = await eventually('generation 3 observed', async () => {
+      const s = await getSet('judged');
+      return s.status?.observedGeneration === 3 && s.status.processes?.length === 2 && s.status.processes.every((p) => p.ready) && s;
+    });
+    expect(good.status?.conditions?.find((c) => c.type === 'SpecInvalid')).toMatchObject({ status: 'False', observedGeneration: 3 });
+    await eventually('kubectl get shows 2/2 Ready', async () => /\njudged +2\/2 +Ready +/.test(await kubectl(['get', 'processset', 'judged', '-n', NS])));
+    await kubectl(['delete', 'processset', 'judged', '-n', NS]);
+  });
+
+  it('a sidecar that cannot read its set is not ready, says why in /healthz, a Warning Event and one readable log line; ready once it can', async () => {
+    await kubectl(['apply', '-f', '-'], processSet('locked', [sleeper('a')]));
+    await kubectl(['create', 'serviceaccount', 'locked', '-n', NS]);
+    // Events only: the Role of deploy/rbac.yaml minus the reads.
+    await kubectl(['create', 'role', 'locked-events', '-n', NS, '--verb=create,patch', '--resource=events']);
+    await kubectl(['create', 'rolebinding', 'locked-events', '-n', NS, '--role=locked-events', `--serviceaccount=${NS}:locked`]);
+    const token = (await kubectl(['create', 'token', 'locked', '-n', NS, '--duration=10m'])).trim();
+    const dir = tempDir('procmgr-k8s-locked-');
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info', base: null }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    try {
+      const d = await startSidecar('locked', { kubeconfig: tokenKubeconfig(cluster, dir, token, NS), logger });
+      const get = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+        const res = await fetch(`http://${d.apiAddress}${path}`);
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      const health = await eventually('the refusal in /healthz', async () => {
+        const h = await get('/healthz');
+        return (h.body.source as { state?: string } | undefined)?.state === 'refused' && h;
+      });
+      const source = health.body.source as { state: string; since: number; lastError: { status: number; message: string } };
+      expect(source.lastError.status).toBe(403);
+      expect(source.lastError.message).toMatch(/^403 Forbidden: processsets\.procmgr\.dev .*is forbidden: User "system:serviceaccount:[^"]+:locked" cannot list resource "processsets"/);
+      expect(source.lastError.message).not.toMatch(/Unknown API Status Code|\\"/);
+      const ready = await get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body.reason).toMatch(/^ProcessSet procmgr-sidecar-\d+\/locked not read yet \(403 Forbidden: /);
+      const logged = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot read the ProcessSet: 403 Forbidden: '));
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({ level: 50, status: 403 });
+      await eventually('a FailedRead Warning Event', async () => {
+        const events = JSON.parse(await kubectl(['get', 'events', '-n', NS, '-o', 'json'])) as { items: { reason: string; type: string; message: string }[] };
+        return events.items.some((e) => e.reason === 'FailedRead' && e.type === 'Warning' && e.message.startsWith('Cannot read ProcessSet locked: 403 Forbidden: '));
+      });
+      expect(d.processes()).toEqual([]);
+      // Granted: the set is read, applied, and the sidecar becomes ready.
+      await kubectl(['create', 'role', 'locked-read', '-n', NS, '--verb=list,watch', '--resource=processsets.procmgr.dev']);
+      await kubectl(['create', 'rolebinding', 'locked-read', '-n', NS, '--role=locked-read', `--serviceaccount=${NS}:locked`]);
+      await eventually('ready once the set runs', async () => (await get('/readyz')).status === 200 && pidsOf(d).get('a') !== undefined, 45_000);
+      expect(((await get('/healthz')).body.source as { state: string }).state).toBe('synced');
+      expect(lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot read the ProcessSet'))).toHaveLength(1);
+      await kubectl(['delete', 'processset', 'locked', '-n', NS]);
+      await eventually('a stopped', () => Promise.resolve(d.processes().every((p) => p.state !== 'Running')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a crash-looping process without a readiness probe: /readyz 503 and the ProcessSet Ready=False, together', async () => {
+    // Between crashes it runs (and is ready, as a container is); in its back-off it is not.
+    // Not named `crasher`: the BackOff Event test counts the Events that name it.
+    const flapper = { id: 'flapper', command: 'sh', args: ['-c', 'exit 3'], restart: { delay: '3s', maxDelay: '3s' } };
+    await kubectl(['apply', '-f', '-'], processSet('loop', [sleeper('web'), flapper]));
+    const d = await startSidecar('loop');
+    const readyz = async (): Promise<[number, unknown]> => {
+      const res = await fetch(`http://${d.apiAddress}/readyz`);
+      return [res.status, await res.json()];
+    };
+    await eventually('flapper backing off', () => Promise.resolve(d.processes().find((p) => p.id === 'flapper')?.state === 'Backoff'), 30_000);
+    expect(await readyz()).toEqual([503, { ready: false, notReady: ['flapper'] }]);
+    const set = await eventually('Ready=False in the status', async () => {
+      const s = await getSet('loop');
+      const c = s.status?.conditions?.find((x) => x.type === 'Ready');
+      return c?.status === 'False' && c.message === 'not ready: flapper' && s;
+    });
+    expect(set.status?.summary).toBe('Degraded');
+    // Fixed: both turn ready together.
+    await kubectl(['apply', '-f', '-'], processSet('loop', [sleeper('web'), { ...flapper, args: ['-c', 'exec sleep 1000'] }]));
+    await eventually('/readyz 200', async () => (await readyz())[0] === 200, 30_000);
+    await eventually('Ready=True', async () => (await getSet('loop')).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', 30_000);
+    await kubectl(['delete', 'processset', 'loop', '-n', NS]);
   });
 
   it('a crash loop is one aggregated BackOff Event with a count, not one Event per crash', async () => {

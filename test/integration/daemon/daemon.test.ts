@@ -196,6 +196,41 @@ processes:
     expect(body.ready).toBe(true);
   });
 
+  it('/readyz follows the kubelet: a crash-looping process without a readiness probe holds it at 503; a succeeded job does not, a failed one does', async () => {
+    const config = `processManager:
+  reload: { watch: false }
+processes:
+  - id: web
+    command: sleep
+    args: ["1000"]
+  - id: done
+    command: "true"
+    restart: { policy: never }
+  - id: crasher
+    command: sh
+    args: ["-c", "sleep 0.2; exit 3"]
+    restart: { delay: 100ms }
+`;
+    const file = writeConfig(dir(), config);
+    const d = await start(file);
+    await eventually('crasher restarted', async () => ((await processes(d)).get('crasher')?.restarts ?? 0) >= 1);
+    const loop = await eventually('503 naming only crasher', async () => {
+      const r = await d.json<{ ready: boolean; notReady: string[] }>('/readyz');
+      return r.status === 503 && r.body.notReady.join() === 'crasher' && r;
+    });
+    expect(loop.body.ready).toBe(false);
+    expect((await processes(d)).get('done')).toMatchObject({ phase: 'Finished', state: 'Stopped', lastExit: { code: 0 } });
+    // Fixed by hand: the crash loop gone, the finished job does not keep it unready.
+    writeFileSync(file, config.replace('sleep 0.2; exit 3', 'exec sleep 1000').replace('"true"', '"false"'));
+    d.signal('SIGHUP');
+    const failed = await eventually('only the failed job holds it back', async () => {
+      const r = await d.json<{ notReady: string[] }>('/readyz');
+      return r.body.notReady.join() === 'done' && r;
+    });
+    expect(failed.status).toBe(503);
+    expect((await processes(d)).get('done')).toMatchObject({ phase: 'Finished', state: 'Failed', lastExit: { code: 1 } });
+  });
+
   it('a finished job runs again on start, and a log follow of it ends when it finishes', async () => {
     const config = 'processes:\n  - id: job\n    command: sh\n    args: ["-c", "sleep 0.5; echo done"]\n    restart: { policy: never }\n';
     const d = await start(writeConfig(dir(), config));

@@ -127,6 +127,13 @@ export class FakeBackend implements ApiBackend {
     return this.followers.get(id)?.size ?? 0;
   }
 
+  /** What `notReadyReason()` answers (the sidecar's gate). */
+  gateReason: string | undefined;
+
+  notReadyReason(): string | undefined {
+    return this.gateReason;
+  }
+
   health(): HealthInfo {
     return this.healthInfo;
   }

@@ -31,6 +31,9 @@ describe('API routes', () => {
     backend.processes.set('b', info('b', { readinessProbe: true }));
     const ready = await send(address, { path: '/readyz' });
     expect([ready.status, ready.json]).toEqual([200, { ready: true, notReady: [] }]);
+    backend.gateReason = 'ProcessSet ns/web not read yet';
+    const gated = await send(address, { path: '/readyz' });
+    expect([gated.status, gated.json]).toEqual([503, { ready: false, notReady: [], reason: 'ProcessSet ns/web not read yet' }]);
   });
 
   it('GET /metrics answers the registry text with its content type; 404 without metrics', async () => {

@@ -50,7 +50,7 @@ describe('processSetCrd', () => {
       names: { kind: PROCESSSET_KIND, plural: PROCESSSET_PLURAL, singular: 'processset', listKind: 'ProcessSetList', shortNames: ['pset'] },
     });
     expect(version).toMatchObject({ name: PROCESSSET_VERSION, served: true, storage: true, subresources: { status: {} } });
-    expect(list(version.additionalPrinterColumns).map((c) => obj(c).name)).toEqual(['Ready', 'Processes', 'Ready Processes', 'Reason', 'Age']);
+    expect(list(version.additionalPrinterColumns).map((c) => obj(c).name)).toEqual(['Ready', 'Status', 'Generation', 'Observed', 'Reason', 'Age']);
   });
 
   it('is a structural schema throughout (spec and status)', () => {
@@ -88,7 +88,7 @@ describe('processSetCrd', () => {
   it('types the status the sidecar writes: conditions keyed by type, processes keyed by id', () => {
     const status = obj(obj(root.properties).status);
     const props = obj(status.properties);
-    expect(Object.keys(props)).toEqual(['observedGeneration', 'processCount', 'readyCount', 'conditions', 'processes']);
+    expect(Object.keys(props)).toEqual(['observedGeneration', 'processCount', 'readyCount', 'readyProcesses', 'summary', 'conditions', 'processes']);
     expect(props.conditions).toMatchObject({ 'x-kubernetes-list-map-keys': ['type'], items: { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] } });
     expect(props.processes).toMatchObject({ 'x-kubernetes-list-map-keys': ['id'], items: { required: ['id', 'phase', 'state', 'ready', 'restarts'] } });
     expect(processSetStatusSchema.safeParse({ conditions: [{ type: 'Ready', status: 'True', reason: 'AllReady', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] }).success).toBe(true);
@@ -99,7 +99,7 @@ describe('processSetCrd', () => {
     expect(obj(obj(items).properties).requestedRestarts).toMatchObject({ type: 'integer', minimum: 0 });
     const older = { id: 'web', phase: 'Syncing', state: 'Running', ready: true, restarts: 0 };
     expect(processSetStatusSchema.safeParse({ processes: [older] }).success).toBe(true);
-    const { status } = buildStatus({ processes: [info('web', { restarts: 2, requestedRestarts: 5 })], observedGeneration: 3, specError: undefined, now: 0 });
+    const { status } = buildStatus({ processes: [info('web', { restarts: 2, requestedRestarts: 5 })], appliedGeneration: 3, rejected: undefined, now: 0 });
     expect(status.processes).toMatchObject([{ id: 'web', restarts: 2, requestedRestarts: 5 }]);
     expect(processSetStatusSchema.safeParse(status).success).toBe(true);
   });
