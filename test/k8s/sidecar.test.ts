@@ -176,7 +176,7 @@ describe('procmgr sidecar against a real API server', () => {
       expect(ready.body.reason).toMatch(/^ProcessSet procmgr-sidecar-\d+\/locked not read yet \(403 Forbidden: /);
       const logged = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot read the ProcessSet: 403 Forbidden: '));
       expect(logged).toHaveLength(1);
-      expect(logged[0]).toMatchObject({ level: 50, status: 403 });
+      expect(logged[0]).toMatchObject({ level: 50, code: 403 });
       await eventually('a FailedRead Warning Event', async () => {
         const events = JSON.parse(await kubectl(['get', 'events', '-n', NS, '-o', 'json'])) as { items: { reason: string; type: string; message: string }[] };
         return events.items.some((e) => e.reason === 'FailedRead' && e.type === 'Warning' && e.message.startsWith('Cannot read ProcessSet locked: 403 Forbidden: '));
