@@ -45,9 +45,10 @@ describe('spawn and stop', () => {
     h = supervised();
     h.create('forker', { command: fixture('forker.sh'), stopGracePeriod: '2s', killMode: 'tree' });
     const pid = await h.running('forker');
-    const kids = await waitFor('4 descendants', () => {
+    // All four, one of them past its setsid (caught before it, it is still in the group).
+    const kids = await waitFor('4 descendants, one in a session of its own', () => {
       const d = descendantsOf(pid);
-      return d.length >= 4 ? d : undefined;
+      return d.length >= 4 && d.some((k) => k.pgrp !== pid) ? d : undefined;
     });
     expect(kids.some((k) => k.pgrp !== pid)).toBe(true); // the setsid one escaped the group
     await h.manager.terminate('forker');
@@ -95,9 +96,10 @@ describe('spawn and stop', () => {
     h = supervised();
     h.create('forker', { command: fixture('forker.sh'), stopGracePeriod: '2s' });
     const pid = await h.running('forker');
-    const kids = await waitFor('4 descendants', () => {
+    // All four, one of them past its setsid (caught before it, it is still in the group).
+    const kids = await waitFor('4 descendants, one in a session of its own', () => {
       const d = descendantsOf(pid);
-      return d.length >= 4 ? d : undefined;
+      return d.length >= 4 && d.some((k) => k.pgrp !== pid) ? d : undefined;
     });
     const escaped = kids.filter((k) => k.pgrp !== pid);
     expect(escaped).toHaveLength(1);
