@@ -124,11 +124,10 @@ export class ProcessRuntime {
     this.setState('Starting', reason);
     let handle: ProcessHandle;
     try {
-      const store = this.deps.store;
       const plan = await prepareSpawn(spec);
-      const { child, spooled } = await spawnRun(plan, store, this.id, this.deps.logger);
+      const { child, spooled } = await spawnRun(plan, this.deps.store, this.id, this.deps.logger);
       handle = ownChild(child, this.deps.clock, { runMark: plan.runMark });
-      if (spooled && store && this.logs) followSpools(store, this.id, { ended: handle.exited, logs: this.logs, resume: false }, this.deps);
+      if (spooled && this.deps.store && this.logs) followSpools(this.deps.store, this.id, { ended: handle.exited, logs: this.logs, resume: false }, this.deps);
       for (const name of ['stdout', 'stderr'] as const) if (child[name]) this.capture(this.logs?.attach(child[name], name));
     } catch (err) {
       // Once per distinct failure: the engine retries with backoff, and the same error each time says nothing new.

@@ -76,3 +76,10 @@ export function tokenKubeconfig(cluster: KubeCluster, dir: string, token: string
   writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
   return file;
 }
+
+/** The CRD applied and Established, and a fresh namespace `ns`: where each sidecar test file starts. */
+export async function prepareNamespace(cluster: KubeCluster, crd: string, ns: string): Promise<void> {
+  await kubectlAdmin(cluster, ['apply', '-f', crd]);
+  await kubectlAdmin(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/processsets.procmgr.dev']);
+  await kubectlAdmin(cluster, ['create', 'namespace', ns]);
+}

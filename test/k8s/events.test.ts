@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/index.js';
 import { createSidecar } from '../../src/k8s/sidecar.js';
 import { eventually } from '../helpers/daemon.js';
-import { kubeCluster, kubectlAdmin, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
+import { kubeCluster, kubectlAdmin, prepareNamespace, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
 import { tempDir } from '../helpers/supervised.js';
 
 // Events as a real API server stores them: aggregation, names across restarts, readable refusals.
@@ -57,9 +57,7 @@ async function stop(d: Daemon): Promise<void> {
 
 beforeAll(async () => {
   cluster = await kubeCluster();
-  await kubectl(['apply', '-f', CRD]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/processsets.procmgr.dev']);
-  await kubectl(['create', 'namespace', NS]);
+  await prepareNamespace(cluster, CRD, NS);
 });
 
 afterAll(async () => {

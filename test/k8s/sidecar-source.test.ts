@@ -8,7 +8,7 @@ import { isAlive } from '../../src/supervisor/proc.js';
 import { realClock, sleep } from '../../src/util/index.js';
 import { advanceAndCompactEtcd, restartApiServer, withHungApiServer } from '../helpers/apiserver.js';
 import { DaemonProcess, eventually } from '../helpers/daemon.js';
-import { kubeCluster, kubectlAdmin, type KubeCluster } from '../helpers/kube.js';
+import { kubeCluster, kubectlAdmin, prepareNamespace, type KubeCluster } from '../helpers/kube.js';
 import { tempDir } from '../helpers/supervised.js';
 
 // The sidecar's source of desired state and its shutdown, against the real API server of
@@ -47,9 +47,7 @@ async function watchStats(d: Daemon): Promise<{ lists: number; relists410: numbe
 
 beforeAll(async () => {
   cluster = await kubeCluster();
-  await kubectl(['apply', '-f', CRD]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/processsets.procmgr.dev']);
-  await kubectl(['create', 'namespace', NS]);
+  await prepareNamespace(cluster, CRD, NS);
 });
 
 afterAll(async () => {

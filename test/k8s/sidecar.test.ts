@@ -7,7 +7,7 @@ import { createSidecar } from '../../src/k8s/sidecar.js';
 import { isAlive } from '../../src/supervisor/proc.js';
 import { DaemonProcess, eventually } from '../helpers/daemon.js';
 import { restartApiServer } from '../helpers/apiserver.js';
-import { kubeCluster, kubectlAdmin, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
+import { kubeCluster, kubectlAdmin, prepareNamespace, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
 import { tempDir } from '../helpers/supervised.js';
 import { rmSync } from 'node:fs';
 import { pino } from 'pino';
@@ -52,9 +52,7 @@ function pidsOf(d: Daemon): Map<string, number | undefined> {
 
 beforeAll(async () => {
   cluster = await kubeCluster();
-  await kubectl(['apply', '-f', CRD]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/processsets.procmgr.dev']);
-  await kubectl(['create', 'namespace', NS]);
+  await prepareNamespace(cluster, CRD, NS);
 });
 
 afterAll(async () => {
