@@ -1,7 +1,7 @@
 // Writes the files that are generated from the zod schemas: `npm run docs`.
 // test/unit/config/docs.test.ts fails when a committed file differs from what this renders.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { renderConfigDoc, renderConfigJsonSchema, renderCrdYaml, renderProcessSpecDoc, renderReadmeConfigTable, replaceBlock } from './docs-content.js';
+import { renderCliReference, renderConfigDoc, renderConfigJsonSchema, renderCrdYaml, renderProcessSpecDoc, replaceBlock } from './docs-content.js';
 
 const outputs: Array<[string, () => string]> = [
   ['../docs/process-spec.md', renderProcessSpecDoc],
@@ -17,6 +17,9 @@ for (const [path, render] of outputs) {
 }
 
 // Generated blocks inside hand-written files.
-const readme = new URL('../README.md', import.meta.url);
-writeFileSync(readme, replaceBlock(readFileSync(readme, 'utf8'), 'config-table', renderReadmeConfigTable()));
-console.log(`updated ${readme.pathname} (config-table)`);
+const blocks: Array<[string, string, () => string]> = [['../docs/cli.md', 'cli-reference', renderCliReference]];
+for (const [path, name, render] of blocks) {
+  const target = new URL(path, import.meta.url);
+  writeFileSync(target, replaceBlock(readFileSync(target, 'utf8'), name, render()));
+  console.log(`updated ${target.pathname} (${name})`);
+}

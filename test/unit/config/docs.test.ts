@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { renderConfigDoc, renderConfigJsonSchema, renderCrdYaml, renderProcessSpecDoc, renderReadmeConfigTable, replaceBlock } from '../../../hack/docs-content.js';
+import { renderCliReference, renderConfigDoc, renderConfigJsonSchema, renderCrdYaml, renderProcessSpecDoc, replaceBlock } from '../../../hack/docs-content.js';
 
 const committed = (path: string): string => readFileSync(new URL(`../../../${path}`, import.meta.url), 'utf8');
 
@@ -15,9 +15,24 @@ describe('generated docs', () => {
     expect(committed(path)).toBe(render());
   });
 
-  it('README.md carries the current config table', () => {
-    const readme = committed('README.md');
-    expect(replaceBlock(readme, 'config-table', renderReadmeConfigTable())).toBe(readme);
+  it('docs/cli.md carries the current commands, options and defaults', () => {
+    const cli = committed('docs/cli.md');
+    expect(replaceBlock(cli, 'cli-reference', renderCliReference())).toBe(cli);
+    for (const name of ['run', 'validate', 'sidecar', 'status', 'restart', 'stop', 'start', 'logs']) expect(cli).toContain(`### \`procmgr ${name}\``);
+  });
+
+  it('the CLI reference shows built-in defaults, not those of the shell that renders it', () => {
+    const saved = process.env.PROCMGR_API;
+    process.env.PROCMGR_API = 'unix:/from/the/shell.sock';
+    try {
+      const doc = renderCliReference();
+      expect(doc).not.toContain('/from/the/shell.sock');
+      expect(doc).toContain('| `--api <address>` | `127.0.0.1:7070` |');
+      expect(process.env.PROCMGR_API).toBe('unix:/from/the/shell.sock');
+    } finally {
+      if (saved === undefined) delete process.env.PROCMGR_API;
+      else process.env.PROCMGR_API = saved;
+    }
   });
 
   it('names every top-level field with its default', () => {
