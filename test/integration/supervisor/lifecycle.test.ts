@@ -58,9 +58,9 @@ describe('spawn and stop', () => {
 
   it('with killMode tree, kills a setsid descendant of a leader that exited by itself', async () => {
     h = supervised();
-    // The leader prints the escaped sleep's pid and exits: the sleep is re-parented to init at once.
-    // The escaped process prints its own pid ($$ before exec); `setsid -f` forks, so the leader can exit at once.
-    const script = `setsid -f sh -c 'echo $$; exec sleep 1000'`;
+    // The escaped process prints its own pid ($$ before exec) and the leader exits once that line has
+    // gone through head: exiting sooner, the tree kill could take the escaped sh before its echo.
+    const script = `setsid -f sh -c 'echo $$; exec sleep 1000' | head -n 1`;
     h.create('quitter', { command: 'sh', args: ['-c', script], killMode: 'tree', restart: { policy: 'never' } });
     const line = await waitFor('the escaped pid', () => h.supervisor.logs('quitter').find((l) => /^\d+$/.test(l.line)));
     const escaped = Number(line.line);
