@@ -1,12 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --no-concurrent-recompilation
-// Node flags, the same in package.json's start script and deploy/Dockerfile's ENTRYPOINT (a unit
-// test keeps them equal), for the memory of a long-running daemon. Each was measured on an idle
-// daemon with 100 probed processes, with no cost in CPU or start time in the daemon benchmark:
-// - a 1 MiB semi-space caps V8's young generation, which otherwise grows to 16 MiB per semi-space
-//   in a process that allocates a little all day: peak RSS ~7 MiB lower;
-// - optimizing compiles on the main thread instead of a helper thread, whose malloc arena kept
-//   the compilers' freed memory: ~8 MiB lower again.
-// They are not in NODE_OPTIONS, which the processes procmgr starts would inherit.
+#!/usr/bin/env node
 // The `procmgr` command. In a checkout it runs the TypeScript sources through tsx (so there is
 // nothing to build first); an installed package or the container image runs the build: the
 // bundled CLI (dist/bundle, from `npm run build`), or tsc's dist/cli when there is no bundle.

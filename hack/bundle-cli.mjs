@@ -2,9 +2,9 @@
 //
 //   node hack/bundle-cli.mjs [distdir]     writes <distdir>/bundle; default distdir: dist
 //
-// Why: loading the CLI as ~150 separate modules (procmgr's own and its dependencies') cost a
-// third of the daemon's start in module resolution, file reads and per-module bookkeeping, even
-// with Node's compile cache. One file does not. `bin/procmgr.mjs` prefers the bundle when there
+// Why: loading the CLI as many separate modules (procmgr's own and its dependencies') spends a
+// large part of the daemon's start in module resolution, file reads and per-module bookkeeping,
+// even with Node's compile cache. One file does not. `bin/procmgr.mjs` prefers the bundle when there
 // are no sources to run (an installed package, the container image); the library entry point
 // (dist/index.js) stays tsc's output.
 //
@@ -37,10 +37,10 @@ await build({
   banner: { js: "import { createRequire as __procmgrCreateRequire } from 'node:module'; const require = __procmgrCreateRequire(import.meta.url);" },
   sourcemap: 'linked',
   // V8 keeps every script's source in the heap, as two bytes per character if a single character
-  // of it is not Latin-1, and esbuild keeps comments (ours and zod's have '→', 'µs', 'é'). Without
-  // comments and indentation, and with the remaining non-ASCII characters escaped, the main chunk
-  // is 1.0 MB of one-byte source instead of 1.34 MB of two-byte: ~2 MiB less RSS, same start
-  // time. Identifiers stay as they are; stack traces map back with `node --enable-source-maps`.
+  // of it is not Latin-1, and esbuild keeps comments (ours and zod's have '→', 'é'). Without
+  // comments and indentation, and with the remaining non-ASCII characters escaped, the chunks are
+  // smaller one-byte source instead of two-byte: less RSS, same start time. Identifiers stay as
+  // they are; stack traces map back with `node --enable-source-maps`.
   charset: 'ascii',
   minifyWhitespace: true,
   logLevel: 'warning',

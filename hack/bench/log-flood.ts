@@ -5,11 +5,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findTokenFile } from '../../src/api/token-file.js';
 import { realClock, sleep } from '../../src/util/index.js';
-import { shebangFlags } from '../launch-flags.js';
 
 /**
- * Log flood benchmark (issue #15): the real `procmgr run` (as `bin/procmgr.mjs` runs it, with its
- * Node flags) supervising a process that writes as fast as it can, its stdout read by this script.
+ * Log flood benchmark (issue #15): the real `procmgr run` (`node bin/procmgr.mjs`) supervising
+ * a process that writes as fast as it can, its stdout read by this script.
  *
  * flood: `yes` next to a bystander for FLOOD_SECONDS with the daemon's heap capped at HEAP_MIB;
  *   the bystander is SIGKILLed a third of the way in and must be restarted. Reports the daemon's
@@ -46,7 +45,7 @@ class Daemon {
 
   constructor(config: string, nodeFlags: readonly string[]) {
     const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    this.child = spawn(NODE, [...shebangFlags(), ...nodeFlags, ...extra, path.join(ROOT, 'bin/procmgr.mjs'), 'run', '-c', config, '--listen', '127.0.0.1:0'], {
+    this.child = spawn(NODE, [...nodeFlags, ...extra, path.join(ROOT, 'bin/procmgr.mjs'), 'run', '-c', config, '--listen', '127.0.0.1:0'], {
       env: { ...process.env, PATH: `${path.dirname(NODE)}${path.delimiter}${process.env.PATH ?? ''}` },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -6,11 +6,10 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { realClock, sleep } from '../../src/util/index.js';
-import { shebangFlags } from '../launch-flags.js';
 import { median, progress, type Row } from './lib.js';
 
 /**
- * Scale suite (issue #15): the real `procmgr run` (bin/procmgr.mjs with its Node flags), started
+ * Scale suite (issue #15): the real `procmgr run` (`node bin/procmgr.mjs`), started
  * on an empty set; then, for each N, `PUT /v1/processes` with N `sleep 1000` processes, timed to
  * the daemon's N-th `started` line and checked with one GET that all are Running; then a PUT of
  * an empty set, timed until GET lists none, and the daemon's RSS SETTLE_MS after that. A fresh
@@ -36,7 +35,7 @@ class Daemon {
 
   constructor(config: string) {
     const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    this.child = spawn(NODE, [...shebangFlags(), ...extra, path.join(ROOT, 'bin/procmgr.mjs'), 'run', '-c', config, '--listen', '127.0.0.1:0'], {
+    this.child = spawn(NODE, [...extra, path.join(ROOT, 'bin/procmgr.mjs'), 'run', '-c', config, '--listen', '127.0.0.1:0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve(String(code ?? signal))));

@@ -14,8 +14,8 @@ import { median, progress, type Row } from './lib.js';
  */
 
 const N = 200;
-// The stop of 200 sleeps takes ~20 ms on either side, and single trials of the ratio spread from
-// ~0.7× to ~2× on this 2-core machine: the medians need more trials than the restart loop,
+// The stop of 200 sleeps is short on either side, and single trials of the ratio spread widely
+// on a small shared machine: the medians need more trials than the restart loop,
 // whose 200 crashes per trial already average out.
 const TRIALS = 15;
 const RESTART_TRIALS = 9;

@@ -99,14 +99,14 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
 done
 
-# A private Go build cache: this build leaves ~2.4 GiB of compiled packages
+# A private Go build cache: this build leaves gigabytes of compiled packages
 # that nothing else reuses. It is dropped after a successful build (the binaries
 # are the cache) and kept after a failed one, so a retry resumes.
 # PROCMGR_KUBE_KEEP_GOCACHE=1 keeps it.
 gocache="$version_dir/go-build"
 
 # CGO off, like the release binaries: static, and no C toolchain needed.
-# nice: this is ~15 CPU-minutes and must not disturb other work.
+# nice: this is a long, CPU-heavy build and must not disturb other work.
 log "go build (nice -n ${PROCMGR_KUBE_NICE:-10}, GOCACHE=$gocache) ..."
 GOCACHE="$gocache" CGO_ENABLED=0 nice -n "${PROCMGR_KUBE_NICE:-10}" \
   go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$tmp/" \

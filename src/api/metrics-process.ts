@@ -1,5 +1,5 @@
-import { Gauge } from './prom.js';
-import type { Registry } from './prom.js';
+import { Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { PHASES } from '../core/index.js';
 import type { ProbeName, RuntimeState } from '../supervisor/index.js';
 import type { Clock } from '../util/index.js';

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from './prom.js';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ManagerEvent } from '../core/index.js';
 import type { SupervisorEvent } from '../supervisor/index.js';
 import { realClock } from '../util/index.js';
@@ -43,7 +43,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const snap = snapshotOf(opts.backend);
   // The event-loop lag monitor samples every 10 ms by default: a wake-up that costs an idle daemon
   // more CPU than everything else together. One sample a second is plenty for a scrape.
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics(registry, { eventLoopMonitoringPrecision: 1_000 });
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1_000 });
   registerProcessGauges(registry, opts.backend, snap, opts.clock ?? realClock);
 
   const exits = new PerProcessCounts();

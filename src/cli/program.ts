@@ -6,7 +6,7 @@ import { addRemoteCommands } from './remote.js';
 import { addSidecarCommand } from './sidecar.js';
 
 // zod compiles a fast parser per schema on its first parse; a command parses its config once or a
-// few times, where compiling costs more than it saves (~8 ms of a daemon's start). The CLI owns
+// few times, where compiling costs more than it saves (on every daemon start). The CLI owns
 // this process, so the global setting is ours to make (a library user's zod is left alone).
 zodConfig({ jitless: true });
 

@@ -17,7 +17,7 @@ import type { ProcessSpecInput } from './process-spec.js';
  * `ConfigError` whose problem paths are `source:line:col`.
  */
 export function parseConfigText(text: string, source: string): unknown {
-  // JSON is YAML, but JSON.parse reads it about a hundred times faster than the YAML parser:
+  // JSON is YAML, but JSON.parse reads it far faster than the YAML parser:
   // a big generated config should be JSON. Only a failure goes to the YAML parser, for its positions.
   if (/^\s*[[{]/.test(text)) {
     try {
@@ -102,8 +102,8 @@ export async function readConfigFile(path: string): Promise<{ readonly text: str
 }
 
 /**
- * The most of a config file procmgr reads: parsing YAML costs ~300 bytes of heap and a few µs
- * per byte, so a much bigger file would stall or exhaust the daemon. About 5 000 processes fit.
+ * The most of a config file procmgr reads: parsing YAML takes heap and time many times the size
+ * of the text, so a much bigger file would stall or exhaust the daemon. About 5 000 processes fit.
  */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 

@@ -9,10 +9,9 @@ type Pending = { readonly kind: 'manager'; readonly event: ManagerEvent } | { re
 
 /**
  * The daemon's metrics, loaded once its processes have been started: loading prom-client would
- * otherwise delay the first spawn of every start (~20 ms when that still included the
- * OpenTelemetry API; src/api/prom.ts now loads less of it). Events that arrive before are kept
- * and replayed, so no count is lost; until then `registry` is undefined and `/metrics` answers
- * 404 for those few milliseconds.
+ * otherwise delay the first spawn of every start. Events that arrive before are kept and
+ * replayed, so no count is lost; until then `registry` is undefined and `/metrics` answers 404
+ * for those few milliseconds.
  */
 export class LazyMetrics {
   #metrics: Metrics | undefined;

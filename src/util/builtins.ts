@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
  * import Node builds a facade that reads every export of the module once, and node:http's
  * exports include lazy getters (WebSocket, CloseEvent, MessageEvent) that load undici, the
  * fetch implementation, with its zlib and web-streams dependencies: on Node 24 an ESM import of
- * node:http took 41 ms in a fresh process, a require 4 ms. The daemon needs neither WebSocket
- * nor fetch, and this was a tenth of its start. Type-only imports of these modules are fine.
+ * node:http is many times slower than a require, a noticeable part of the daemon's start. The
+ * daemon needs neither WebSocket nor fetch. Type-only imports of these modules are fine.
  */
 
 const require = createRequire(import.meta.url);
@@ -17,7 +17,7 @@ const require = createRequire(import.meta.url);
 export const http = require('node:http') as typeof Http;
 
 /**
- * node:https on first use: it pulls in tls and crypto (~14 ms), which only HTTPS probes need.
+ * node:https on first use: it pulls in tls and crypto, slow to load, which only HTTPS probes need.
  * Same require path as `http`, for the same reason; require caches it after the first call.
  */
 export function loadHttps(): typeof Https {

@@ -20,7 +20,7 @@ export interface LogLine {
  * The fields are kept in parallel arrays and a `LogLine` is built only when read. One object per
  * buffered line would live long enough for V8 to pretenure their allocation site under a burst:
  * every later line's object then went straight to the old generation and kept its text alive past
- * the scavenges, about the whole burst (50 MB of lines: +75 MiB RSS; with the arrays, +2 MiB).
+ * the scavenges, so RSS grew by about the whole burst; with the arrays it barely moves.
  */
 export class LineRing {
   // Filled in order as lines come (positions are written cyclically), so an unused capacity costs nothing.

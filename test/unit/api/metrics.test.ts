@@ -144,14 +144,14 @@ describe('createMetrics', () => {
     expect(await setup().scrape()).not.toContain('process_cpu_user_seconds_total');
   });
 
-  it('has the same default metrics as prom-client\'s collectDefaultMetrics, loaded without its index', async () => {
+  it('has the same default metrics as prom-client\'s collectDefaultMetrics, and they move', async () => {
     const theirs = new promClient.Registry();
     promClient.collectDefaultMetrics({ register: theirs });
     const ours = createMetrics({ backend: new FakeBackend(), defaultMetrics: true }).registry;
     const shape = async (r: promClient.Registry) =>
       (await r.getMetricsAsJSON()).filter((m) => !m.name.startsWith('procmgr_')).map((m) => `${m.name} ${m.type} ${m.help}`).sort();
     expect(await shape(ours)).toEqual(await shape(theirs));
-    // Our CPU counters, one reading for all three: they move, and user + system = total.
+    // The CPU counters come from one reading: they move, and user + system = total.
     for (const end = Date.now() + 20; Date.now() < end; );
     await ours.metrics();
     const value = async (name: string) => (await ours.getSingleMetric(name)!.get()).values[0]!.value;
