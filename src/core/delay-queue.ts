@@ -1,35 +1,31 @@
 import { Heap } from 'heap-js';
 
+interface Entry<K> {
+  readonly key: K;
+  readonly readyAt: number;
+  /** Insertion order, so that ties in ready time pop first in, first out. */
+  readonly seq: number;
+}
+
 /**
  * A keyed delay queue: each key is waiting at most once, with the earliest ready time it was
  * given (client-go's rule: a waiting key's ready time only moves earlier, unless `set`).
  *
- * Layout, for speed at 100 000+ keys: the heap-js min-heap holds small-integer slot numbers;
- * each slot's ready time and insertion sequence live in Float64Arrays and its key in an array.
- * Comparisons therefore read flat typed arrays instead of chasing one object per entry
- * (measured: ~1.5× the throughput of a heap of entry objects). A map from key to slot makes
- * de-duplication O(1). A superseded or deleted slot is marked dead (its key cleared) and is
- * dropped when it surfaces; the heap is rebuilt if dead slots ever outnumber live ones.
+ * A map holds each waiting key's one live entry; a heap orders entries by ready time. A moved
+ * or deleted key leaves its old entry in the heap, where it is recognised as stale (the map no
+ * longer points at it) and dropped when it surfaces; the heap is rebuilt from the map if stale
+ * entries ever outnumber live ones, so memory stays proportional to the keys waiting.
  *
  * Pure data: it never reads a clock; callers pass `now`.
  */
 export class DelayQueue<K> {
-  private readyAts = new Float64Array(64);
-  private seqs = new Float64Array(64);
-  private readonly keys: (K | undefined)[] = [];
-  private readonly freeSlots: number[] = [];
-  private nextSlot = 0;
-  private seq = 0;
-  // key → slot. Popping leaves the entry behind (a map delete per pop is the single largest
-  // cost at 100 000 keys); an entry counts only while its slot still holds that key.
-  private slots = new Map<K, number>();
-  private count = 0;
-  // Ties in ready time pop in insertion order.
-  private readonly heap = new Heap<number>((a, b) => this.readyAts[a]! - this.readyAts[b]! || this.seqs[a]! - this.seqs[b]!);
+  readonly #live = new Map<K, Entry<K>>();
+  readonly #heap = new Heap<Entry<K>>((a, b) => a.readyAt - b.readyAt || a.seq - b.seq);
+  #seq = 0;
 
   /** Keys waiting. */
   get size(): number {
-    return this.count;
+    return this.#live.size;
   }
 
   /**
@@ -37,135 +33,71 @@ export class DelayQueue<K> {
    * Returns true when the key's ready time changed.
    */
   add(key: K, readyAt: number): boolean {
-    const current = this.slotOf(key);
-    if (current !== undefined && this.readyAts[current]! <= readyAt) return false;
-    this.insert(key, readyAt, current);
+    const current = this.#live.get(key);
+    if (current !== undefined && current.readyAt <= readyAt) return false;
+    this.#put(key, readyAt);
     return true;
   }
 
   /** Sets `key`'s ready time, earlier or later. */
   set(key: K, readyAt: number): void {
-    const current = this.slotOf(key);
-    if (current !== undefined && this.readyAts[current] === readyAt) return;
-    this.insert(key, readyAt, current);
+    if (this.#live.get(key)?.readyAt === readyAt) return;
+    this.#put(key, readyAt);
   }
 
   /** Stops `key` waiting; true if it was. */
   delete(key: K): boolean {
-    const slot = this.slotOf(key);
-    if (slot === undefined) return false;
-    this.keys[slot] = undefined;
-    this.slots.delete(key);
-    this.count--;
-    this.compactIfSparse();
+    if (!this.#live.delete(key)) return false;
+    this.#compactIfSparse();
     return true;
   }
 
   has(key: K): boolean {
-    return this.slotOf(key) !== undefined;
+    return this.#live.has(key);
   }
 
   /** When `key` becomes ready, if it is waiting. */
   readyAt(key: K): number | undefined {
-    const slot = this.slotOf(key);
-    return slot === undefined ? undefined : this.readyAts[slot];
+    return this.#live.get(key)?.readyAt;
   }
 
   /** The earliest ready time of any waiting key. */
   peekReadyAt(): number | undefined {
-    const slot = this.head();
-    return slot === undefined ? undefined : this.readyAts[slot];
+    return this.#head()?.readyAt;
   }
 
   /** Removes and returns the earliest key if it is ready at `now`. */
   pop(now: number): K | undefined {
-    const slot = this.head();
-    if (slot === undefined || this.readyAts[slot]! > now) return undefined;
-    this.heap.pop();
-    const key = this.keys[slot] as K;
-    this.release(slot);
-    this.count--;
-    if (this.slots.size > 4 * this.count + 1024) this.pruneSlots();
-    return key;
+    const head = this.#head();
+    if (head === undefined || head.readyAt > now) return undefined;
+    this.#heap.pop();
+    this.#live.delete(head.key);
+    return head.key;
   }
 
   clear(): void {
-    this.heap.clear();
-    this.slots.clear();
-    this.count = 0;
-    this.keys.length = 0;
-    this.freeSlots.length = 0;
-    this.nextSlot = 0;
+    this.#heap.clear();
+    this.#live.clear();
   }
 
-  private insert(key: K, readyAt: number, previous: number | undefined): void {
-    if (previous !== undefined) this.keys[previous] = undefined; // dead; freed when it surfaces
-    else this.count++;
-    const slot = this.allocate();
-    this.readyAts[slot] = readyAt;
-    this.seqs[slot] = this.seq++;
-    this.keys[slot] = key;
-    this.slots.set(key, slot);
-    this.heap.add(slot);
-    if (previous !== undefined) this.compactIfSparse();
+  #put(key: K, readyAt: number): void {
+    const entry = { key, readyAt, seq: this.#seq++ };
+    this.#live.set(key, entry);
+    this.#heap.add(entry);
+    this.#compactIfSparse();
   }
 
-  // The live head slot, dropping dead slots on the way.
-  private head(): number | undefined {
-    for (let top = this.heap.peek(); top !== undefined; top = this.heap.peek()) {
-      if (this.keys[top] !== undefined) return top;
-      this.heap.pop();
-      this.release(top);
+  // The live head entry, dropping stale ones on the way.
+  #head(): Entry<K> | undefined {
+    for (let top = this.#heap.peek(); top !== undefined; top = this.#heap.peek()) {
+      if (this.#live.get(top.key) === top) return top;
+      this.#heap.pop();
     }
     return undefined;
   }
 
-  private allocate(): number {
-    const reused = this.freeSlots.pop();
-    if (reused !== undefined) return reused;
-    if (this.nextSlot === this.readyAts.length) {
-      this.readyAts = grow(this.readyAts);
-      this.seqs = grow(this.seqs);
-    }
-    return this.nextSlot++;
+  #compactIfSparse(): void {
+    const live = this.#live.size;
+    if (this.#heap.length > 2 * live + 1024) this.#heap.init([...this.#live.values()]);
   }
-
-  private release(slot: number): void {
-    this.keys[slot] = undefined;
-    this.freeSlots.push(slot);
-  }
-
-  private compactIfSparse(): void {
-    const dead = this.heap.length - this.count;
-    if (dead <= 1024 || dead <= this.count) return;
-    const live: number[] = [];
-    for (const slot of this.heap.toArray()) {
-      if (this.keys[slot] === undefined) this.freeSlots.push(slot);
-      else live.push(slot);
-    }
-    this.heap.init(live);
-  }
-
-  // The slot `key` waits in, if any: a map entry left behind by a pop points at a slot that is
-  // free or holds another key by now.
-  private slotOf(key: K): number | undefined {
-    const slot = this.slots.get(key);
-    return slot !== undefined && this.keys[slot] === key ? slot : undefined;
-  }
-
-  // Rebuilt from the live slots (O(live)), which is cheaper than deleting the stale entries.
-  private pruneSlots(): void {
-    const slots = new Map<K, number>();
-    for (const slot of this.heap.toArray()) {
-      const key = this.keys[slot];
-      if (key !== undefined) slots.set(key, slot);
-    }
-    this.slots = slots;
-  }
-}
-
-function grow(a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
-  const bigger = new Float64Array(a.length * 2);
-  bigger.set(a);
-  return bigger;
 }

@@ -6,13 +6,9 @@ export type AbortCause = 'superseded' | 'timeout' | 'shutdown';
 
 /** The one syncer call in flight for a process. */
 export interface ActiveCall {
-  readonly token: number;
   readonly hook: Hook;
   readonly controller: AbortController;
   readonly startedAt: number;
-  /** When the call times out; armed in the deadline queue only if it is still running a turn later. */
-  readonly deadlineAt: number;
-  deadlineArmed: boolean;
   abortedFor: AbortCause | undefined;
 }
 
