@@ -86,11 +86,11 @@ describe('DelayQueue', () => {
     expect(drain(q, Number.POSITIVE_INFINITY)).toEqual(Array.from({ length: 1_000 }, (_, i) => 4_999 - i));
   });
 
-  it('a popped key is no longer waiting, whatever is added after it', () => {
+  it('a popped key never aliases the key that reuses its slot', () => {
     const q = new DelayQueue<string>();
     q.add('a', 1);
     expect(q.pop(1)).toBe('a');
-    q.add('b', 5);
+    q.add('b', 5); // reuses the slot 'a' had
     expect(q.has('a')).toBe(false);
     expect(q.readyAt('a')).toBeUndefined();
     expect(q.delete('a')).toBe(false);
@@ -99,7 +99,7 @@ describe('DelayQueue', () => {
     expect(drain(q, 10)).toEqual(['a', 'b']);
     for (let i = 0; i < 5_000; i++) {
       q.add(`k${i}`, i);
-      q.pop(i);
+      q.pop(i); // leaves map entries behind; pruned as they pile up
     }
     expect(q.size).toBe(0);
     expect(q.pop(Number.POSITIVE_INFINITY)).toBeUndefined();
