@@ -28,7 +28,9 @@ const noopSyncer: ProcessSyncer<Config> = {
 class Counted {
   syncing = 0;
   finished = 0;
-  readonly manager = new ProcessManager<Config>({ syncer: noopSyncer, onEvent: (e) => this.count(e) });
+  // Finished records are kept, as the daemon keeps them (its desired set removes them), so a
+  // lifecycle ends with all N Finished instead of the library default's bounded few.
+  readonly manager = new ProcessManager<Config>({ syncer: noopSyncer, maxFinished: Number.POSITIVE_INFINITY, onEvent: (e) => this.count(e) });
 
   private count(e: ManagerEvent): void {
     if (e.type !== 'phase') return;

@@ -4,32 +4,33 @@ import { Heap } from 'heap-js';
  * A keyed delay queue: each key is waiting at most once, with the earliest ready time it was
  * given (client-go's rule: a waiting key's ready time only moves earlier, unless `set`).
  *
- * Layout, for speed at 100 000+ keys: the heap-js min-heap holds small-integer slot numbers;
- * each slot's ready time and insertion sequence live in Float64Arrays and its key in an array.
- * Comparisons therefore read flat typed arrays instead of chasing one object per entry
- * (measured: ~1.5× the throughput of a heap of entry objects). A map from key to slot makes
- * de-duplication O(1). A superseded or deleted slot is marked dead (its key cleared) and is
- * dropped when it surfaces; the heap is rebuilt if dead slots ever outnumber live ones.
+ * Layout: the heap-js min-heap holds small-integer slot numbers; each slot's ready time and
+ * insertion sequence live in Float64Arrays and its key in an array, so a waiting key costs no
+ * object of its own and comparisons read flat arrays. Against a plain Map + heap of entry objects
+ * this pays rent on the engine bench's retained heap per process at 100 000 processes (issue
+ * #17 has the comparison). A map from key to slot makes de-duplication O(1). A
+ * superseded or deleted slot is marked dead (its key cleared) and is dropped when it surfaces;
+ * the heap is rebuilt if dead slots ever outnumber live ones.
  *
  * Pure data: it never reads a clock; callers pass `now`.
  */
 export class DelayQueue<K> {
-  private readyAts = new Float64Array(64);
-  private seqs = new Float64Array(64);
-  private readonly keys: (K | undefined)[] = [];
-  private readonly freeSlots: number[] = [];
-  private nextSlot = 0;
-  private seq = 0;
-  // key → slot. Popping leaves the entry behind (a map delete per pop is the single largest
-  // cost at 100 000 keys); an entry counts only while its slot still holds that key.
-  private slots = new Map<K, number>();
-  private count = 0;
+  #readyAts = new Float64Array(64);
+  #seqs = new Float64Array(64);
+  readonly #keys: (K | undefined)[] = [];
+  readonly #freeSlots: number[] = [];
+  #nextSlot = 0;
+  #seq = 0;
+  // key → slot. Popping leaves the entry behind instead of paying a map delete per pop; an
+  // entry counts only while its slot still holds that key.
+  #slots = new Map<K, number>();
+  #count = 0;
   // Ties in ready time pop in insertion order.
-  private readonly heap = new Heap<number>((a, b) => this.readyAts[a]! - this.readyAts[b]! || this.seqs[a]! - this.seqs[b]!);
+  readonly #heap = new Heap<number>((a, b) => this.#readyAts[a]! - this.#readyAts[b]! || this.#seqs[a]! - this.#seqs[b]!);
 
   /** Keys waiting. */
   get size(): number {
-    return this.count;
+    return this.#count;
   }
 
   /**
@@ -37,130 +38,130 @@ export class DelayQueue<K> {
    * Returns true when the key's ready time changed.
    */
   add(key: K, readyAt: number): boolean {
-    const current = this.slotOf(key);
-    if (current !== undefined && this.readyAts[current]! <= readyAt) return false;
-    this.insert(key, readyAt, current);
+    const current = this.#slotOf(key);
+    if (current !== undefined && this.#readyAts[current]! <= readyAt) return false;
+    this.#insert(key, readyAt, current);
     return true;
   }
 
   /** Sets `key`'s ready time, earlier or later. */
   set(key: K, readyAt: number): void {
-    const current = this.slotOf(key);
-    if (current !== undefined && this.readyAts[current] === readyAt) return;
-    this.insert(key, readyAt, current);
+    const current = this.#slotOf(key);
+    if (current !== undefined && this.#readyAts[current] === readyAt) return;
+    this.#insert(key, readyAt, current);
   }
 
   /** Stops `key` waiting; true if it was. */
   delete(key: K): boolean {
-    const slot = this.slotOf(key);
+    const slot = this.#slotOf(key);
     if (slot === undefined) return false;
-    this.keys[slot] = undefined;
-    this.slots.delete(key);
-    this.count--;
-    this.compactIfSparse();
+    this.#keys[slot] = undefined;
+    this.#slots.delete(key);
+    this.#count--;
+    this.#compactIfSparse();
     return true;
   }
 
   has(key: K): boolean {
-    return this.slotOf(key) !== undefined;
+    return this.#slotOf(key) !== undefined;
   }
 
   /** When `key` becomes ready, if it is waiting. */
   readyAt(key: K): number | undefined {
-    const slot = this.slotOf(key);
-    return slot === undefined ? undefined : this.readyAts[slot];
+    const slot = this.#slotOf(key);
+    return slot === undefined ? undefined : this.#readyAts[slot];
   }
 
   /** The earliest ready time of any waiting key. */
   peekReadyAt(): number | undefined {
-    const slot = this.head();
-    return slot === undefined ? undefined : this.readyAts[slot];
+    const slot = this.#head();
+    return slot === undefined ? undefined : this.#readyAts[slot];
   }
 
   /** Removes and returns the earliest key if it is ready at `now`. */
   pop(now: number): K | undefined {
-    const slot = this.head();
-    if (slot === undefined || this.readyAts[slot]! > now) return undefined;
-    this.heap.pop();
-    const key = this.keys[slot] as K;
-    this.release(slot);
-    this.count--;
-    if (this.slots.size > 4 * this.count + 1024) this.pruneSlots();
+    const slot = this.#head();
+    if (slot === undefined || this.#readyAts[slot]! > now) return undefined;
+    this.#heap.pop();
+    const key = this.#keys[slot] as K;
+    this.#release(slot);
+    this.#count--;
+    if (this.#slots.size > 4 * this.#count + 1024) this.#pruneSlots();
     return key;
   }
 
   clear(): void {
-    this.heap.clear();
-    this.slots.clear();
-    this.count = 0;
-    this.keys.length = 0;
-    this.freeSlots.length = 0;
-    this.nextSlot = 0;
+    this.#heap.clear();
+    this.#slots.clear();
+    this.#count = 0;
+    this.#keys.length = 0;
+    this.#freeSlots.length = 0;
+    this.#nextSlot = 0;
   }
 
-  private insert(key: K, readyAt: number, previous: number | undefined): void {
-    if (previous !== undefined) this.keys[previous] = undefined; // dead; freed when it surfaces
-    else this.count++;
-    const slot = this.allocate();
-    this.readyAts[slot] = readyAt;
-    this.seqs[slot] = this.seq++;
-    this.keys[slot] = key;
-    this.slots.set(key, slot);
-    this.heap.add(slot);
-    if (previous !== undefined) this.compactIfSparse();
+  #insert(key: K, readyAt: number, previous: number | undefined): void {
+    if (previous !== undefined) this.#keys[previous] = undefined; // dead; freed when it surfaces
+    else this.#count++;
+    const slot = this.#allocate();
+    this.#readyAts[slot] = readyAt;
+    this.#seqs[slot] = this.#seq++;
+    this.#keys[slot] = key;
+    this.#slots.set(key, slot);
+    this.#heap.add(slot);
+    if (previous !== undefined) this.#compactIfSparse();
   }
 
   // The live head slot, dropping dead slots on the way.
-  private head(): number | undefined {
-    for (let top = this.heap.peek(); top !== undefined; top = this.heap.peek()) {
-      if (this.keys[top] !== undefined) return top;
-      this.heap.pop();
-      this.release(top);
+  #head(): number | undefined {
+    for (let top = this.#heap.peek(); top !== undefined; top = this.#heap.peek()) {
+      if (this.#keys[top] !== undefined) return top;
+      this.#heap.pop();
+      this.#release(top);
     }
     return undefined;
   }
 
-  private allocate(): number {
-    const reused = this.freeSlots.pop();
+  #allocate(): number {
+    const reused = this.#freeSlots.pop();
     if (reused !== undefined) return reused;
-    if (this.nextSlot === this.readyAts.length) {
-      this.readyAts = grow(this.readyAts);
-      this.seqs = grow(this.seqs);
+    if (this.#nextSlot === this.#readyAts.length) {
+      this.#readyAts = grow(this.#readyAts);
+      this.#seqs = grow(this.#seqs);
     }
-    return this.nextSlot++;
+    return this.#nextSlot++;
   }
 
-  private release(slot: number): void {
-    this.keys[slot] = undefined;
-    this.freeSlots.push(slot);
+  #release(slot: number): void {
+    this.#keys[slot] = undefined;
+    this.#freeSlots.push(slot);
   }
 
-  private compactIfSparse(): void {
-    const dead = this.heap.length - this.count;
-    if (dead <= 1024 || dead <= this.count) return;
+  #compactIfSparse(): void {
+    const dead = this.#heap.length - this.#count;
+    if (dead <= 1024 || dead <= this.#count) return;
     const live: number[] = [];
-    for (const slot of this.heap.toArray()) {
-      if (this.keys[slot] === undefined) this.freeSlots.push(slot);
+    for (const slot of this.#heap.toArray()) {
+      if (this.#keys[slot] === undefined) this.#freeSlots.push(slot);
       else live.push(slot);
     }
-    this.heap.init(live);
+    this.#heap.init(live);
   }
 
   // The slot `key` waits in, if any: a map entry left behind by a pop points at a slot that is
   // free or holds another key by now.
-  private slotOf(key: K): number | undefined {
-    const slot = this.slots.get(key);
-    return slot !== undefined && this.keys[slot] === key ? slot : undefined;
+  #slotOf(key: K): number | undefined {
+    const slot = this.#slots.get(key);
+    return slot !== undefined && this.#keys[slot] === key ? slot : undefined;
   }
 
-  // Rebuilt from the live slots (O(live)), which is cheaper than deleting the stale entries.
-  private pruneSlots(): void {
+  // Rebuilt from the live slots (O(live)) rather than deleting the stale entries one by one.
+  #pruneSlots(): void {
     const slots = new Map<K, number>();
-    for (const slot of this.heap.toArray()) {
-      const key = this.keys[slot];
+    for (const slot of this.#heap.toArray()) {
+      const key = this.#keys[slot];
       if (key !== undefined) slots.set(key, slot);
     }
-    this.slots = slots;
+    this.#slots = slots;
   }
 }
 

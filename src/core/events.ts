@@ -8,15 +8,19 @@ import type { ManagerEvent, Phase } from './types.js';
  * allocates nothing for observability.
  */
 export class Events {
-  constructor(
-    readonly on: ((event: ManagerEvent) => void) | undefined,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-  ) {}
+  readonly on: ((event: ManagerEvent) => void) | undefined;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+
+  constructor(on: ((event: ManagerEvent) => void) | undefined, clock: Clock, log: Logger) {
+    this.on = on;
+    this.#clock = clock;
+    this.#log = log;
+  }
 
   /** A phase event for a record that just moved on from `from`. */
   phase(rec: PhaseStamps & { readonly id: string }, from: Phase | undefined): void {
-    if (this.on) this.emit({ type: 'phase', id: rec.id, from, to: phaseOf(rec), at: this.clock.now() });
+    if (this.on) this.emit({ type: 'phase', id: rec.id, from, to: phaseOf(rec), at: this.#clock.now() });
   }
 
   emit(event: ManagerEvent): void {
@@ -24,7 +28,7 @@ export class Events {
     try {
       this.on(event);
     } catch (err) {
-      this.log.warn({ process: 'id' in event ? event.id : undefined, err: describe(err), event: event.type }, 'onEvent listener threw; ignored');
+      this.#log.warn({ process: 'id' in event ? event.id : undefined, err: describe(err), event: event.type }, 'onEvent listener threw; ignored');
     }
   }
 }

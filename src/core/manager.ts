@@ -16,17 +16,17 @@ import { phaseOf } from './phase.js';
  * (`InvalidArgumentError`, `ShutdownError`, `QueueFullError`, …) and changes nothing.
  */
 export class ProcessManager<C> {
-  private readonly engine: Engine<C>;
-  private shutdownRun: ShutdownRun<C> | undefined;
+  readonly #engine: Engine<C>;
+  #shutdownRun: ShutdownRun<C> | undefined;
 
   /** Stores its dependencies; does no I/O and starts no timer until an update arrives. */
   constructor(options: ProcessManagerOptions<C>) {
-    this.engine = new Engine(settingsFrom(options));
+    this.#engine = new Engine(settingsFrom(options));
   }
 
   /** `running`, `shuttingDown`, `shutDown`, or `failed`. */
   get state(): HealthReport['state'] {
-    return this.engine.state;
+    return this.#engine.state;
   }
 
   /**
@@ -37,9 +37,9 @@ export class ProcessManager<C> {
    */
   updateProcess(update: ProcessUpdate<C>): void {
     checkUpdate(update);
-    this.admit(update);
-    this.engine.guard(() => this.engine.update(update));
-    this.throwIfFailed();
+    this.#admit(update);
+    this.#engine.update(update);
+    this.#throwIfFailed();
   }
 
   /**
@@ -56,11 +56,11 @@ export class ProcessManager<C> {
       checkId(id);
       checkTerminate(terminate);
       signal?.throwIfAborted();
-      const rec = this.engine.records.get(id);
+      const rec = this.#engine.processes.get(id);
       if (rec?.terminatedAt !== undefined) return Promise.resolve();
-      this.admit({ id, type: 'terminate' });
+      this.#admit({ id, type: 'terminate' });
       if (rec === undefined) {
-        this.engine.guard(() => this.engine.update({ id, type: 'terminate', terminate }));
+        this.#engine.update({ id, type: 'terminate', terminate });
         return Promise.resolve();
       }
     } catch (err) {
@@ -75,8 +75,8 @@ export class ProcessManager<C> {
         resolve: () => (done(), resolve()),
         reject: (err: unknown) => (done(), reject(err)),
       };
-      this.engine.guard(() => this.engine.update({ id, type: 'terminate', terminate }, waiter));
-      if (this.engine.failure) reject(this.engine.failure);
+      this.#engine.update({ id, type: 'terminate', terminate }, waiter);
+      if (this.#engine.failure) reject(this.#engine.failure);
     });
   }
 
@@ -94,48 +94,39 @@ export class ProcessManager<C> {
       checkId(id, 'desired[]');
       want.add(id);
     }
-    this.throwIfClosed();
-    this.engine.guard(() => {
-      for (const rec of this.engine.records.values()) {
-        if (!want.has(rec.id) && rec.terminatingAt === undefined) this.engine.requestTermination(rec, undefined);
-      }
-      const finished = [...this.engine.records.values()].filter((r) => r.finishedAt !== undefined && (!want.has(r.id) || r.restart));
-      for (const rec of finished) {
-        this.engine.remove(rec);
-        if (want.has(rec.id) && rec.restart && this.engine.state === 'running') this.engine.update({ id: rec.id, type: 'create', config: rec.restart.config });
-      }
-    });
-    this.throwIfFailed();
+    this.#throwIfClosed();
+    this.#engine.reconcile(want);
+    this.#throwIfFailed();
     const out = new Map<string, ProcessStatus<C>>();
-    for (const [id, rec] of this.engine.records) out.set(id, snapshot(rec, this.engine.nextSyncAt(id)));
+    for (const [id, rec] of this.#engine.processes) out.set(id, snapshot(rec, this.#engine.nextSyncAt(id)));
     return out;
   }
 
   /** A snapshot of one id, or undefined if unknown (or removed). */
   getStatus(id: string): ProcessStatus<C> | undefined {
-    const rec = this.engine.records.get(id);
-    return rec && snapshot(rec, this.engine.nextSyncAt(id));
+    const rec = this.#engine.processes.get(id);
+    return rec && snapshot(rec, this.#engine.nextSyncAt(id));
   }
 
   /** The phase of one id, or undefined if unknown (or removed): `getStatus(id)?.phase` without building a snapshot. */
   phase(id: string): Phase | undefined {
-    const rec = this.engine.records.get(id);
+    const rec = this.#engine.processes.get(id);
     return rec && phaseOf(rec);
   }
 
   /** Snapshots of every known id, in creation order. */
   list(): ProcessStatus<C>[] {
-    return [...this.engine.records.values()].map((r) => snapshot(r, this.engine.nextSyncAt(r.id)));
+    return [...this.#engine.processes.values()].map((r) => snapshot(r, this.#engine.nextSyncAt(r.id)));
   }
 
   /** True once the id reached Terminated (or Finished). */
   isTerminated(id: string): boolean {
-    return this.engine.records.get(id)?.terminatedAt !== undefined;
+    return this.#engine.processes.get(id)?.terminatedAt !== undefined;
   }
 
   /** True once the id reached Finished (and has not been removed). */
   isFinished(id: string): boolean {
-    return this.engine.records.get(id)?.finishedAt !== undefined;
+    return this.#engine.processes.get(id)?.finishedAt !== undefined;
   }
 
   /** Counts for /healthz and metrics. O(number of ids). */
@@ -143,20 +134,20 @@ export class ProcessManager<C> {
     const byPhase = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
     let unhealthy = 0;
     let inFlight = 0;
-    for (const rec of this.engine.records.values()) {
+    for (const rec of this.#engine.processes.values()) {
       byPhase[phaseOf(rec)]++;
       if (rec.failureCount > 0) unhealthy++;
       if (rec.call) inFlight++;
     }
-    const state = this.engine.state;
+    const state = this.#engine.state;
     return {
       healthy: state === 'running' && unhealthy === 0,
       state,
-      total: this.engine.records.size,
+      total: this.#engine.processes.size,
       byPhase,
       unhealthy,
       inFlight,
-      queueDepth: this.engine.queueDepth,
+      queueDepth: this.#engine.queueDepth,
     };
   }
 
@@ -171,20 +162,20 @@ export class ProcessManager<C> {
   shutdown(options: ShutdownOptions = {}): Promise<ShutdownResult> {
     try {
       if (options.deadlineMs !== undefined) duration(options.deadlineMs, 'deadlineMs');
-      if (!this.shutdownRun) this.throwIfFailed();
+      if (!this.#shutdownRun) this.#throwIfFailed();
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.shutdownRun) this.shutdownRun.tighten(options);
-    else this.shutdownRun = new ShutdownRun(this.engine, options);
-    return this.shutdownRun.promise;
+    if (this.#shutdownRun) this.#shutdownRun.tighten(options);
+    else this.#shutdownRun = new ShutdownRun(this.#engine, options);
+    return this.#shutdownRun.promise;
   }
 
   // Admission: what may enter the tables in the current state.
-  private admit(u: { readonly id: string; readonly type: ProcessUpdate<C>['type']; readonly config?: C }): void {
-    this.throwIfFailed();
-    const known = this.engine.records.has(u.id);
-    const state = this.engine.state;
+  #admit(u: { readonly id: string; readonly type: ProcessUpdate<C>['type']; readonly config?: C }): void {
+    this.#throwIfFailed();
+    const known = this.#engine.processes.has(u.id);
+    const state = this.#engine.state;
     if (state === 'shutDown') throw new ShutdownError();
     if (state === 'shuttingDown' && (!known || u.type !== 'terminate')) {
       throw new ShutdownError('the process manager is shutting down; only terminations of known ids are accepted');
@@ -194,8 +185,8 @@ export class ProcessManager<C> {
     if (u.config === undefined) {
       throw new InvalidArgumentError(`config: required to ${u.type} unknown process "${u.id}"`, { field: 'config', id: u.id });
     }
-    const max = this.engine.settings.maxProcesses;
-    if (this.engine.records.size >= max) {
+    const max = this.#engine.settings.maxProcesses;
+    if (this.#engine.processes.size >= max) {
       throw new QueueFullError(`cannot track process "${u.id}": the limit of ${max} processes is reached`, {
         id: u.id,
         maxProcesses: max,
@@ -203,12 +194,12 @@ export class ProcessManager<C> {
     }
   }
 
-  private throwIfFailed(): void {
-    if (this.engine.failure) throw this.engine.failure;
+  #throwIfFailed(): void {
+    if (this.#engine.failure) throw this.#engine.failure;
   }
 
-  private throwIfClosed(): void {
-    this.throwIfFailed();
-    if (this.engine.state === 'shutDown') throw new ShutdownError();
+  #throwIfClosed(): void {
+    this.#throwIfFailed();
+    if (this.#engine.state === 'shutDown') throw new ShutdownError();
   }
 }

@@ -6,13 +6,9 @@ export type AbortCause = 'superseded' | 'timeout' | 'shutdown';
 
 /** The one syncer call in flight for a process. */
 export interface ActiveCall {
-  readonly token: number;
   readonly hook: Hook;
   readonly controller: AbortController;
   readonly startedAt: number;
-  /** When the call times out; armed in the deadline queue only if it is still running a turn later. */
-  readonly deadlineAt: number;
-  deadlineArmed: boolean;
   abortedFor: AbortCause | undefined;
 }
 
@@ -30,7 +26,8 @@ export interface Waiter {
 
 /**
  * Everything the manager knows about one id. Mutable, and mutated only by the engine's
- * synchronous handlers (one owner). Kept flat and small: 100 000 of these must fit in 200 MB.
+ * synchronous handlers and the call mechanics it owns (one owner); others get it `Readonly`. Kept flat and small: there is one per process, and the
+ * engine bench's retained-heap row watches what they cost.
  */
 export interface ProcessRecord<C> {
   readonly id: string;
@@ -99,7 +96,7 @@ export function mergeType(prev: UpdateType | undefined, next: UpdateType): Updat
 const RANK: Readonly<Record<UpdateType, number>> = { sync: 0, update: 1, create: 2, terminate: 3 };
 
 /** A read-only snapshot for callers; shares nothing mutable with the record. */
-export function snapshot<C>(r: ProcessRecord<C>, nextSyncAt: number | undefined): ProcessStatus<C> {
+export function snapshot<C>(r: Readonly<ProcessRecord<C>>, nextSyncAt: number | undefined): ProcessStatus<C> {
   const phase = phaseOf(r);
   return {
     id: r.id,

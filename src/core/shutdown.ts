@@ -13,73 +13,67 @@ import type { ShutdownOptions, ShutdownResult } from './types.js';
  */
 export class ShutdownRun<C> {
   readonly promise: Promise<ShutdownResult>;
-  private resolve!: (r: ShutdownResult) => void;
-  private reject!: (e: unknown) => void;
-  private done = false;
-  private timer: TimerHandle | undefined;
-  private deadlineAt = Number.POSITIVE_INFINITY;
-  private readonly signals = new Set<AbortSignal>();
-  private readonly terminated: string[];
-  private readonly force = (): void => this.forceStop();
+  readonly #engine: Engine<C>;
+  #resolve!: (r: ShutdownResult) => void;
+  #reject!: (e: unknown) => void;
+  #done = false;
+  #timer: TimerHandle | undefined;
+  #deadlineAt = Number.POSITIVE_INFINITY;
+  readonly #signals = new Set<AbortSignal>();
+  readonly #terminated: string[];
+  readonly #force = (): void => this.#forceStop();
 
-  constructor(
-    private readonly engine: Engine<C>,
-    options: ShutdownOptions,
-  ) {
+  constructor(engine: Engine<C>, options: ShutdownOptions) {
+    this.#engine = engine;
     this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
+      this.#resolve = resolve;
+      this.#reject = reject;
     });
-    engine.state = 'shuttingDown';
-    this.terminated = [...engine.records.values()].filter((r) => r.finishedAt === undefined).map((r) => r.id);
-    const idle = (): void => (engine.failure ? this.forceStop() : this.finish());
-    engine.onIdle = idle;
-    engine.guard(() => {
-      for (const rec of engine.records.values()) engine.requestTermination(rec, undefined);
-    });
+    this.#terminated = [...engine.processes.values()].filter((r) => r.finishedAt === undefined).map((r) => r.id);
+    const idle = (): void => (engine.failure ? this.#forceStop() : this.#finish());
+    engine.beginShutdown(idle);
     if (engine.liveCount === 0 || engine.failure) {
       idle(); // nothing was live, or all finished on the spot (B9); both are idempotent
       return;
     }
     const s = engine.settings;
     let maxGrace = 0;
-    for (const rec of engine.records.values()) maxGrace = Math.max(maxGrace, rec.gracePeriodMs ?? 0);
+    for (const rec of engine.processes.values()) maxGrace = Math.max(maxGrace, rec.gracePeriodMs ?? 0);
     this.tighten({ deadlineMs: maxGrace + s.terminatingSlackMs + s.callTimeoutMs });
     this.tighten(options);
   }
 
   /** Applies a (later) caller's deadline or signal if it ends the wait sooner. */
   tighten(options: ShutdownOptions): void {
-    if (this.done) return;
+    if (this.#done) return;
     const { signal, deadlineMs } = options;
-    if (signal?.aborted || deadlineMs === 0) return this.forceStop();
-    if (signal && !this.signals.has(signal)) {
-      this.signals.add(signal);
-      signal.addEventListener('abort', this.force, { once: true });
+    if (signal?.aborted || deadlineMs === 0) return this.#forceStop();
+    if (signal && !this.#signals.has(signal)) {
+      this.#signals.add(signal);
+      signal.addEventListener('abort', this.#force, { once: true });
     }
-    const clock = this.engine.settings.clock;
-    if (deadlineMs !== undefined && clock.now() + deadlineMs < this.deadlineAt) {
-      this.deadlineAt = clock.now() + deadlineMs;
-      this.timer?.cancel();
-      this.timer = clock.setTimer(this.force, deadlineMs);
+    const clock = this.#engine.settings.clock;
+    if (deadlineMs !== undefined && clock.now() + deadlineMs < this.#deadlineAt) {
+      this.#deadlineAt = clock.now() + deadlineMs;
+      this.#timer?.cancel();
+      this.#timer = clock.setTimer(this.#force, deadlineMs);
     }
   }
 
-  private forceStop(): void {
-    if (this.done) return;
-    if (this.engine.failure) return this.finish(this.engine.failure);
-    const forced = this.engine.forceStop();
-    this.finish(forced.length > 0 ? new ShutdownTimeoutError(forced) : undefined);
+  #forceStop(): void {
+    if (this.#done) return;
+    if (this.#engine.failure) return this.#finish(this.#engine.failure);
+    const forced = this.#engine.forceStop();
+    this.#finish(forced.length > 0 ? new ShutdownTimeoutError(forced) : undefined);
   }
 
-  private finish(err?: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    this.timer?.cancel();
-    for (const s of this.signals) s.removeEventListener('abort', this.force);
-    this.engine.onIdle = undefined;
-    if (err !== undefined) return this.reject(err);
-    this.engine.close('shutDown');
-    this.resolve({ terminated: this.terminated });
+  #finish(err?: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#timer?.cancel();
+    for (const s of this.#signals) s.removeEventListener('abort', this.#force);
+    this.#engine.endShutdown();
+    if (err !== undefined) return this.#reject(err);
+    this.#resolve({ terminated: this.#terminated });
   }
 }

@@ -106,6 +106,90 @@ describe('DelayQueue', () => {
   });
 });
 
+describe('DelayQueue contract', () => {
+  it('set moves a waiting key later or earlier, and a later time then holds for add', () => {
+    const q = new DelayQueue<string>();
+    q.add('a', 10);
+    q.set('a', 50);
+    expect(q.readyAt('a')).toBe(50);
+    expect(q.add('a', 60)).toBe(false);
+    expect(q.add('a', 40)).toBe(true);
+    expect(q.size).toBe(1);
+    expect(drain(q, 39)).toEqual([]);
+    expect(drain(q, 40)).toEqual(['a']);
+    expect(q.size).toBe(0);
+  });
+
+  it('a deleted key can wait again, with any time; its old time is gone', () => {
+    const q = new DelayQueue<string>();
+    q.add('a', 10);
+    q.add('b', 20);
+    expect(q.delete('a')).toBe(true);
+    expect(q.peekReadyAt()).toBe(20);
+    expect(q.add('a', 30)).toBe(true);
+    expect(drain(q, 25)).toEqual(['b']);
+    expect(drain(q, 30)).toEqual(['a']);
+  });
+
+  it('pop honours now: nothing ready, nothing popped', () => {
+    const q = new DelayQueue<string>();
+    expect(q.pop(Number.POSITIVE_INFINITY)).toBeUndefined();
+    expect(q.peekReadyAt()).toBeUndefined();
+    q.add('a', 10);
+    expect(q.pop(9)).toBeUndefined();
+    expect(q.has('a')).toBe(true);
+    expect(q.pop(10)).toBe('a');
+  });
+
+  it('clear forgets every key', () => {
+    const q = new DelayQueue<string>();
+    for (let i = 0; i < 10; i++) q.add(`k${i}`, i);
+    q.clear();
+    expect(q.size).toBe(0);
+    expect(q.has('k1')).toBe(false);
+    expect(q.pop(Number.POSITIVE_INFINITY)).toBeUndefined();
+    q.add('k1', 5);
+    expect(drain(q, 5)).toEqual(['k1']);
+  });
+
+  it('any churn of adds, sets, deletes and pops matches a plain model', () => {
+    // A seeded walk against the obvious model (a map of key → time; pop takes the smallest, first in on ties).
+    let seed = 42;
+    const rand = (n: number): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n);
+    const q = new DelayQueue<number>();
+    const model = new Map<number, { at: number; seq: number }>();
+    let seq = 0;
+    for (let step = 0; step < 10_000; step++) {
+      const key = rand(300);
+      const at = rand(1_000);
+      switch (rand(4)) {
+        case 0: {
+          const cur = model.get(key);
+          const moved = cur === undefined || at < cur.at;
+          if (moved) model.set(key, { at, seq: seq++ });
+          expect(q.add(key, at)).toBe(moved);
+          break;
+        }
+        case 1:
+          if (model.get(key)?.at !== at) model.set(key, { at, seq: seq++ });
+          q.set(key, at);
+          break;
+        case 2:
+          expect(q.delete(key)).toBe(model.delete(key));
+          break;
+        case 3: {
+          let best: [number, { at: number; seq: number }] | undefined;
+          for (const e of model) if (e[1].at <= at && (!best || e[1].at < best[1].at || (e[1].at === best[1].at && e[1].seq < best[1].seq))) best = e;
+          if (best) model.delete(best[0]);
+          expect(q.pop(at)).toBe(best?.[0]);
+          break;
+        }
+      }
+      expect(q.size).toBe(model.size);
+    }
+  });
+});
+
 describe('TimerQueue', () => {
   it('arms exactly one timer, for the head', () => {
     const clock = new FakeClock(0);
