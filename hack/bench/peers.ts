@@ -148,7 +148,7 @@ export async function run(args: readonly string[] = []): Promise<Row[]> {
   const sz = o.quick ? QUICK : FULL;
   const stopSweeping = sweepOnSignals();
   const results = new Map<string, Figures>();
-  let failure: unknown;
+  let failure: Error | undefined;
   try {
     const list = contenders(o);
     for (const [i, c] of list.entries()) {
@@ -163,7 +163,7 @@ export async function run(args: readonly string[] = []): Promise<Row[]> {
       }
     }
   } catch (err) {
-    failure = err;
+    failure = err instanceof Error ? err : new Error(String(err));
   }
   const left = await sweep();
   stopSweeping();

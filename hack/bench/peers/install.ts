@@ -8,7 +8,7 @@ import { progress } from '../lib.js';
 
 /**
  * Installs the peers as their users do, once per version: built packs and npm installs are kept
- * under CACHE (PROCMGR_BENCH_CACHE, default ~/.cache/procmgr-bench), keyed by commit (procmgr) or
+ * under CACHE (PROCMGR_BENCH_CACHE, default ~/.cache/procmgr-bench), keyed by what a commit packs (procmgr) or
  * pinned version (PM2), so a rerun starts measuring at once.
  */
 
@@ -34,9 +34,14 @@ function sh(command: string, args: readonly string[], cwd: string): string {
 
 const git = (...args: string[]): string => sh('git', args, ROOT).trim();
 
-/** The checkout's commit, plus a hash of its uncommitted changes to what gets packed. */
+/** What a commit packs, as a hash of its trees: commits that change nothing packed share one build. */
+function treeKey(commit: string): string {
+  return createHash('sha256').update(git('ls-tree', commit, '--', ...PACKED)).digest('hex').slice(0, 16);
+}
+
+/** The checkout's packed trees, plus a hash of its uncommitted changes to them. */
 function checkoutKey(): { key: string; label: string } {
-  const head = git('rev-parse', 'HEAD');
+  const head = treeKey('HEAD');
   const dirty = git('status', '--porcelain', '--', ...PACKED);
   if (dirty === '') return { key: head, label: `procmgr` };
   const h = createHash('sha256').update(git('diff', 'HEAD', '--', ...PACKED));
@@ -94,9 +99,10 @@ export function installProcmgr(rev?: string): Installed {
     ({ key, label } = checkoutKey());
     srcDir = ROOT;
   } else {
-    key = git('rev-parse', '--verify', `${rev}^{commit}`);
+    const commit = git('rev-parse', '--verify', `${rev}^{commit}`);
+    key = treeKey(commit);
     label = `procmgr@${rev}`;
-    srcDir = sourcesOf(key);
+    srcDir = sourcesOf(commit);
   }
   const prefix = path.join(CACHE, `procmgr-${key}`);
   const bin = path.join(prefix, 'node_modules/.bin/procmgr');

@@ -6,15 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs';
  * nothing here depends on how a peer names, wraps or reports its children.
  */
 
-// USER_HZ: /proc reports CPU time in these ticks on every Linux we run on.
-export const CLK_TCK = 100;
-
 /** One line of /proc/<pid>/stat, the fields the benchmark uses. */
 export interface Stat {
   readonly state: string;
   readonly ppid: number;
-  /** utime + stime + cutime + cstime: its own CPU and that of the children it reaped. */
-  readonly ticks: number;
 }
 
 export function readStat(pid: number): Stat | undefined {
@@ -26,7 +21,7 @@ export function readStat(pid: number): Stat | undefined {
   }
   // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0] ?? '?', ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
+  return { state: f[0] ?? '?', ppid: Number(f[1]) };
 }
 
 export function readArgv(pid: number): string[] | undefined {
@@ -36,6 +31,26 @@ export function readArgv(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU time of `pid`'s live threads in ns (/proc/<pid>/task/<tid>/schedstat): far finer than the
+ * 10 ms ticks of /proc/<pid>/stat, which round a quiet daemon's 30 s to zero.
+ */
+export function cpuNs(pid: number): number {
+  let sum = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        sum += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    return 0; // gone
+  }
+  return sum;
 }
 
 /** A `kB` field of /proc/<pid>/status in bytes, or 0 when the process is gone. */
@@ -62,10 +77,13 @@ const live = (pid: number): boolean => {
   return s !== undefined && s.state !== 'Z' && s.state !== 'X';
 };
 
+// How long an untagged pid is read again: a child between fork and exec still shows its parent's
+// argv, and on a loaded machine the exec can lag the fork by a lot.
+const EXEC_WINDOW_MS = 5_000;
+
 /**
  * Finds the run's tagged apps. A pid's argv is cached once it is tagged; an untagged pid is read
- * again on later scans while it is young, because a child between fork and exec still shows its
- * parent's argv.
+ * again on later scans for EXEC_WINDOW_MS after it was first seen.
  */
 export class TagScanner {
   readonly #tagged = new Map<number, string>();
@@ -75,18 +93,20 @@ export class TagScanner {
 
   /** Live tagged apps now: tag → pid (the newest pid when a tag appears twice). */
   scan(): Map<string, number> {
+    const at = performance.now();
     const now = pids();
     const present = new Set(now);
     for (const pid of this.#tagged.keys()) if (!present.has(pid)) this.#tagged.delete(pid);
     for (const pid of this.#untaggedSeen.keys()) if (!present.has(pid)) this.#untaggedSeen.delete(pid);
     for (const pid of now) {
       if (this.#tagged.has(pid)) continue;
-      const seen = this.#untaggedSeen.get(pid) ?? 0;
-      if (seen > 20) continue; // long past any exec
+      const firstSeen = this.#untaggedSeen.get(pid);
+      if (firstSeen !== undefined && at - firstSeen > EXEC_WINDOW_MS) continue;
       const argv = readArgv(pid);
       const tag = argv && this.tagOf(argv);
-      if (tag === undefined) this.#untaggedSeen.set(pid, seen + 1);
-      else {
+      if (tag === undefined) {
+        if (firstSeen === undefined) this.#untaggedSeen.set(pid, at);
+      } else {
         this.#untaggedSeen.delete(pid);
         this.#tagged.set(pid, tag);
       }
