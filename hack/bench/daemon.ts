@@ -133,8 +133,8 @@ class DaemonChild {
 
 // ---- helpers -----------------------------------------------------------------------------
 
-/** `n` distinct free ports on 127.0.0.1 (all held open at once, then released). */
-async function freePorts(n: number): Promise<number[]> {
+/** `n` distinct free ports on 127.0.0.1 (all held open at once, then released); the peers suite uses it too. */
+export async function freePorts(n: number): Promise<number[]> {
   const servers: net.Server[] = [];
   try {
     for (let i = 0; i < n; i++) {

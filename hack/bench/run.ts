@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { meets, type Row, type Target } from './lib.js';
 
 /**
- * Benchmark entry point: `npm run bench -- [suite|all]`.
+ * Benchmark entry point: `npm run bench -- [suite|all] [suite arguments]`.
  * Prints one aligned table per suite to stdout and writes hack/bench/results/<suite>.json.
  */
 
-type Suite = () => Promise<readonly Row[]>;
+/** A suite gets the arguments after its name (`npm run bench -- peers --quick`). */
+type Suite = (args: readonly string[]) => Promise<readonly Row[]>;
 
 // Adding a suite is one line; modules load lazily, so one suite's imports never slow another.
 const SUITES: Readonly<Record<string, Suite>> = {
@@ -19,6 +20,7 @@ const SUITES: Readonly<Record<string, Suite>> = {
   daemon: async () => (await import('./daemon.js')).run(),
   k8s: async () => (await import('./k8s.js')).run(),
   scale: async () => (await import('./scale.js')).run(),
+  peers: async (args) => (await import('./peers.js')).run(args),
 };
 
 const self = fileURLToPath(import.meta.url);
@@ -112,7 +114,7 @@ async function main(): Promise<void> {
     const info = machine();
     console.error(`bench ${name}: node ${info.node}, ${info.cpus} × ${info.cpuModel}`);
     const started = performance.now();
-    const rows = await suite();
+    const rows = await suite(process.argv.slice(3));
     const file = save(name, rows, info);
     console.log(`\n${name} (node ${info.node}, ${info.cpus} CPUs, ${info.cpuModel})\n${table(rows)}`);
     console.error(`  ${name} took ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${path.relative(process.cwd(), file)}`);
