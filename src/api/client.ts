@@ -1,11 +1,10 @@
 import type { IncomingMessage, RequestOptions } from 'node:http';
-import type { LogLine } from '../supervisor/index.js';
+import type { LogLine, Readiness } from '../supervisor/index.js';
 import { http } from '../util/builtins.js';
 import type { ApplyResult, ProcessInfo } from './backend.js';
 import { ApiError } from './errors.js';
 import { codeOf, formatAddress, parseListen } from './listen.js';
 import type { ListenAddress } from './listen.js';
-import type { Readiness } from './readiness.js';
 
 /** Options of `createApiClient`. */
 export interface ApiClientOptions {

@@ -1,5 +1,4 @@
-import type { ProcessInfo } from '../api/index.js';
-import { readinessOf } from '../api/index.js';
+import { readinessOf, type ProcessInfo } from '../supervisor/index.js';
 import { isoTime, realClock, silentLogger, sleep, type Clock, type Logger, type TimerHandle } from '../util/index.js';
 import { apiErrorFields, type ProcessSetApi } from './api.js';
 
