@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { config as zodConfig } from 'zod';
-import { ApiError } from '../api/errors.js';
+import { ApiError } from '../api/index.js';
 import { EXIT, addRunCommands } from './run.js';
 import { addRemoteCommands } from './remote.js';
 import { addSidecarCommand } from './sidecar.js';

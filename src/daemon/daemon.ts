@@ -1,9 +1,6 @@
 import { resolve } from 'node:path';
 import { pino, type Logger as PinoLogger } from 'pino';
-// Not the api index: it re-exports the metrics, whose prom-client is loaded later (LazyMetrics).
-import type { ApplyResult, ProcessInfo } from '../api/backend.js';
-import { formatAddress } from '../api/listen.js';
-import { createApiServer, type ApiServer } from '../api/server.js';
+import { createApiServer, formatAddress, type ApiServer, type ApplyResult, type ProcessInfo } from '../api/index.js';
 import { ConfigWatcher, isConfigError, loadConfigText, readConfigFile, readConfigText, readTokenFile, type DaemonConfig, type ProcessEntry, type ProcessManagerSettings } from '../config/index.js';
 import type { ShutdownResult } from '../core/index.js';
 import { createSupervisedManager, type SupervisorEvent } from '../supervisor/index.js';
