@@ -78,6 +78,9 @@ export function createApiClient(opts: ApiClientOptions = {}): ApiClient {
       req.once('response', resolve);
       // `on`, not `once`: a second error (a timeout after an abort) must not go unhandled.
       req.on('error', (err) => reject(failure(err, call.signal, shown)));
+      // The socket's idle timeout, not a timer: it restarts with every byte that arrives, which a
+      // Clock deadline could only mimic by re-arming on each chunk. The client is the CLI's, in
+      // real time; no test needs its time faked.
       if (timed) req.setTimeout(timeoutMs, () => req.destroy(new ApiError('TIMEOUT', undefined, `procmgr at ${shown} did not answer within ${timeoutMs} ms`)));
       req.end(payload);
     });
