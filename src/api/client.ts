@@ -5,6 +5,7 @@ import type { ApplyResult, ProcessInfo } from './backend.js';
 import { ApiError } from './errors.js';
 import { codeOf, formatAddress, parseListen } from './listen.js';
 import type { ListenAddress } from './listen.js';
+import { describe } from '../util/index.js';
 
 /** Options of `createApiClient`. */
 export interface ApiClientOptions {
@@ -144,7 +145,7 @@ function failure(err: unknown, signal: AbortSignal | undefined, shown: string): 
   if (signal?.aborted) return signal.reason;
   if (err instanceof ApiError) return err;
   const code = codeOf(err);
-  return new ApiError('UNREACHABLE', undefined, `cannot reach procmgr at ${shown}: ${code ?? (err as Error).message}`, {
+  return new ApiError('UNREACHABLE', undefined, `cannot reach procmgr at ${shown}: ${code ?? describe(err)}`, {
     cause: err,
     details: { address: shown, errno: code },
   });
