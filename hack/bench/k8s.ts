@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import type { Daemon } from '../../src/daemon/index.js';
 import { clientNodeApi, loadKubeConfig, PS, type ProcessSetApi } from '../../src/k8s/api.js';
-import { createSidecar } from '../../src/k8s/sidecar.js';
+import { createSidecar } from '../../src/daemon/sidecar.js';
 import { realClock, sleep } from '../../src/util/index.js';
 import { kubeCluster, kubectlAdmin, type KubeCluster } from '../../test/helpers/kube.js';
 import { median, progress, waitUntil, type Row } from './lib.js';

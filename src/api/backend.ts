@@ -1,5 +1,7 @@
-import type { HealthReport, Phase } from '../core/index.js';
-import type { LogLine, RuntimeStatus } from '../supervisor/index.js';
+import type { HealthReport } from '../core/index.js';
+import type { LogLine, ProcessInfo } from '../supervisor/index.js';
+
+export type { ProcessInfo };
 
 /**
  * What the HTTP API needs from whoever owns the processes (the daemon implements it). The API
@@ -34,19 +36,6 @@ export interface ApiBackend {
   health(): HealthInfo;
   /** The engine's work-queue depth and counts, for metrics. */
   engine(): HealthReport;
-}
-
-/** One process as the API shows it: the engine's phase next to the supervisor's runtime status. */
-export interface ProcessInfo extends RuntimeStatus {
-  readonly phase: Phase;
-  /** ms since the current run started (undefined when not running). */
-  readonly uptimeMs: number | undefined;
-  /** The spec has a readiness probe (so `ready` waits for it to pass). */
-  readonly readinessProbe: boolean;
-  /** No longer in the desired set: stopping, then forgotten (so readiness does not wait for it). */
-  readonly removed?: true;
-  /** Not started yet: the dependencies it still waits for (so `/readyz` waits for it too). */
-  readonly waitingFor?: readonly string[];
 }
 
 export interface ApplyResult {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
+import { describe } from '../util/index.js';
 
 /**
  * Reads a JSON request body of at most `limitBytes`. Throws `ApiError`: 415 for a content type
@@ -31,7 +32,7 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
     return JSON.parse(text, refuseHazards) as unknown;
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    throw new ApiError('BAD_REQUEST', 400, `the request body is not valid JSON: ${(err as Error).message}`);
+    throw new ApiError('BAD_REQUEST', 400, `the request body is not valid JSON: ${describe(err)}`);
   }
 }
 

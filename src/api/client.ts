@@ -1,11 +1,11 @@
 import type { IncomingMessage, RequestOptions } from 'node:http';
-import type { LogLine } from '../supervisor/index.js';
+import type { LogLine, Readiness } from '../supervisor/index.js';
 import { http } from '../util/builtins.js';
 import type { ApplyResult, ProcessInfo } from './backend.js';
 import { ApiError } from './errors.js';
 import { codeOf, formatAddress, parseListen } from './listen.js';
 import type { ListenAddress } from './listen.js';
-import type { Readiness } from './readiness.js';
+import { describe } from '../util/index.js';
 
 /** Options of `createApiClient`. */
 export interface ApiClientOptions {
@@ -79,6 +79,9 @@ export function createApiClient(opts: ApiClientOptions = {}): ApiClient {
       req.once('response', resolve);
       // `on`, not `once`: a second error (a timeout after an abort) must not go unhandled.
       req.on('error', (err) => reject(failure(err, call.signal, shown)));
+      // The socket's idle timeout, not a timer: it restarts with every byte that arrives, which a
+      // Clock deadline could only mimic by re-arming on each chunk. The client is the CLI's, in
+      // real time; no test needs its time faked.
       if (timed) req.setTimeout(timeoutMs, () => req.destroy(new ApiError('TIMEOUT', undefined, `procmgr at ${shown} did not answer within ${timeoutMs} ms`)));
       req.end(payload);
     });
@@ -142,7 +145,7 @@ function failure(err: unknown, signal: AbortSignal | undefined, shown: string): 
   if (signal?.aborted) return signal.reason;
   if (err instanceof ApiError) return err;
   const code = codeOf(err);
-  return new ApiError('UNREACHABLE', undefined, `cannot reach procmgr at ${shown}: ${code ?? (err as Error).message}`, {
+  return new ApiError('UNREACHABLE', undefined, `cannot reach procmgr at ${shown}: ${code ?? describe(err)}`, {
     cause: err,
     details: { address: shown, errno: code },
   });

@@ -8,7 +8,7 @@ import { ApiError, toHttpError } from './errors.js';
 import { checkBrowser, checkFormPost, type GuardListen } from './guard.js';
 import { serveLogs } from './logs-route.js';
 import type { Followers } from './logs-route.js';
-import { readinessOf } from './readiness.js';
+import { readinessOf } from '../supervisor/index.js';
 import { METHODS, matchRoute, parseEnvelope, parseLogsQuery, sendJson } from './routes.js';
 import type { Route } from './routes.js';
 import type { WarnLimiter } from './warn-limiter.js';

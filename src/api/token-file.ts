@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcmgrError } from '../util/index.js';
+import { describe, ProcmgrError } from '../util/index.js';
 import { codeOf } from './listen.js';
 
 /*
@@ -86,7 +86,7 @@ export async function writeTokenFile(port: number, token: string, opts: TokenDir
       return file;
     } catch (err) {
       await unlink(temp).catch(() => undefined);
-      tried.push(`${dir}: ${codeOf(err) ?? (err as Error).message}`);
+      tried.push(`${dir}: ${codeOf(err) ?? describe(err)}`);
     }
   }
   throw new TokenFileError(
@@ -124,7 +124,7 @@ async function ensurePrivateDir(dir: string, uid: number): Promise<string | unde
   try {
     await mkdir(dir, { mode: 0o700 });
   } catch (err) {
-    if (codeOf(err) !== 'EEXIST') return codeOf(err) ?? (err as Error).message;
+    if (codeOf(err) !== 'EEXIST') return codeOf(err) ?? describe(err);
   }
   return privateDirProblem(dir, uid);
 }
@@ -134,7 +134,7 @@ async function privateDirProblem(dir: string, uid: number): Promise<string | und
   try {
     st = await lstat(dir);
   } catch (err) {
-    return codeOf(err) ?? (err as Error).message;
+    return codeOf(err) ?? describe(err);
   }
   if (!st.isDirectory()) return 'not a directory (or a symlink)';
   if (st.uid !== uid) return `owned by uid ${st.uid}, not ${uid}`;

@@ -1,9 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { config as zodConfig } from 'zod';
-import { ApiError } from '../api/errors.js';
+import { ApiError } from '../api/index.js';
 import { EXIT, addRunCommands } from './run.js';
 import { addRemoteCommands } from './remote.js';
 import { addSidecarCommand } from './sidecar.js';
+import { describe } from '../util/index.js';
 
 // zod compiles a fast parser per schema on its first parse; a command parses its config once or a
 // few times, where compiling costs more than it saves (on every daemon start). The CLI owns
@@ -28,7 +29,7 @@ export async function runProgram(argv: readonly string[]): Promise<void> {
       return;
     }
     // One line, no stack: the reader is a person at a terminal (or a script checking $?).
-    console.error(`procmgr: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`procmgr: ${describe(err)}`);
     process.exitCode = err instanceof ApiError && err.code === 'INVALID_CONFIG' ? EXIT.invalidConfig : EXIT.failed;
   }
 }

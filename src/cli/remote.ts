@@ -1,8 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { createApiClient, type ApiClient } from '../api/client.js';
-import { ApiError } from '../api/errors.js';
-import { parseListen } from '../api/listen.js';
-import { findTokenFile, tokenDirs, tokenFileName } from '../api/token-file.js';
+import { ApiError, createApiClient, findTokenFile, parseListen, tokenDirs, tokenFileName, type ApiClient } from '../api/index.js';
 import { readTokenFile } from '../config/index.js';
 import { statusTable } from './format.js';
 

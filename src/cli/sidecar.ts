@@ -51,7 +51,7 @@ export function addSidecarCommand(program: Command): void {
       }
       const podName = process.env.POD_NAME;
       // Loaded here only: @kubernetes/client-node is big, and `procmgr run` does not need it.
-      const { createSidecar } = await import('../k8s/sidecar.js');
+      const { createSidecar } = await import('../daemon/sidecar.js');
       const daemon = createSidecar({
         name,
         namespace: flags.namespace,

@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import type { ProcessManagerOptions } from '../core/index.js';
+import { PROCESS_ID_EXPECTED, PROCESS_ID_PATTERN } from '../util/index.js';
 import { processSpecSchema, type ProcessSpecInput } from './process-spec.js';
 import { durationMs, sizeBytes } from './units.js';
 
@@ -12,14 +13,10 @@ import { durationMs, sizeBytes } from './units.js';
  * that span entries (duplicate ids, dependencies).
  */
 
-// The engine's id rule (src/core/validate.ts, not exported from core): printable, no
-// whitespace, no lone surrogate, at most 253 characters, so ids can become Kubernetes names downstream.
-const ID_PATTERN = /^[^\s\p{Cc}\p{Cs}]{1,253}$/u;
-
-/** A process id: the same rule as the engine's. */
+/** A process id: util's id rule, as a pattern so the CRD's schema carries it too. */
 export const processIdSchema = z
   .string()
-  .regex(ID_PATTERN, 'expected a non-empty id of at most 253 printable characters without whitespace')
+  .regex(PROCESS_ID_PATTERN, `expected ${PROCESS_ID_EXPECTED}`)
   .describe('Unique name of the process (at most 253 printable characters, no whitespace).');
 
 /** Where the API listens: a TCP host and port, or a unix socket. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalJson } from '../util/index.js';
 
 /**
  * Renders a zod schema as a Markdown options table, so the docs come from the same schema that
@@ -34,7 +35,7 @@ function cell(text: string): string {
 function rows(s: JsonSchema, path: string, out: string[]): void {
   const props = Object.entries(s.properties ?? {});
   // Siblings with the same schema (probes.startup/liveness/readiness) are documented once.
-  const same = props.length > 1 && props.every(([, v]) => JSON.stringify(v) === JSON.stringify(props[0]?.[1]));
+  const same = props.length > 1 && props.every(([, v]) => canonicalJson(v) === canonicalJson(props[0]?.[1]));
   const entries: Array<[string, JsonSchema]> = same && props[0] ? [[`<${props.map(([k]) => k).join('|')}>`, props[0][1]]] : props;
   for (const [key, v] of entries) {
     const name = `${path}${key}`;

@@ -5,6 +5,7 @@ import { daemonConfigSchema, processListSchema, type DaemonConfig, type Dependen
 import { ConfigError, formatPath, isConfigError, problemsOf, type ConfigProblem } from './errors.js';
 import { graphProblems, isObject } from './graph.js';
 import type { ProcessSpecInput } from './process-spec.js';
+import { describe } from '../util/index.js';
 
 /**
  * Reading the daemon's config: text → YAML → validated `DaemonConfig`. Every problem of a file
@@ -44,7 +45,7 @@ export function parseConfigText(text: string, source: string): unknown {
 }
 
 function badYaml(source: string, err: unknown): never {
-  throw new ConfigError(`YAML in ${source}`, [{ path: source, message: err instanceof Error ? err.message : String(err) }]);
+  throw new ConfigError(`YAML in ${source}`, [{ path: source, message: describe(err) }]);
 }
 
 /**
@@ -96,7 +97,7 @@ export async function readConfigFile(path: string): Promise<{ readonly text: str
   } catch (err) {
     if (isConfigError(err)) throw err;
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new ConfigError(`config file ${file}`, [{ path: file, message: missing ? 'no such file' : `cannot read: ${(err as Error).message}` }]);
+    throw new ConfigError(`config file ${file}`, [{ path: file, message: missing ? 'no such file' : `cannot read: ${describe(err)}` }]);
   }
   return { text, config: await loadConfigText(text, file) };
 }
@@ -152,7 +153,7 @@ export async function readTokenFile(tokenFile: string, where: string): Promise<s
     text = await readFile(tokenFile, 'utf8');
   } catch (err) {
     if (isConfigError(err)) throw err;
-    throw problem(`cannot read ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw problem(`cannot read ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? describe(err)}`);
   }
   const token = text.trim();
   if (token === '') throw problem(`${tokenFile} is empty; expected the token`);

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import type { ApiServer } from '../api/server.js';
-import { generateToken, removeTokenFile, writeTokenFile } from '../api/token-file.js';
+import { generateToken, removeTokenFile, writeTokenFile, type ApiServer } from '../api/index.js';
 
 /**
  * The one owner of the daemon's API token: the configured one (`api.token`, `api.tokenFile`), or,

@@ -1,13 +1,10 @@
 import { resolve } from 'node:path';
 import { pino, type Logger as PinoLogger } from 'pino';
-// Not the api index: it re-exports the metrics, whose prom-client is loaded later (LazyMetrics).
-import type { ApplyResult, ProcessInfo } from '../api/backend.js';
-import { formatAddress } from '../api/listen.js';
-import { createApiServer, type ApiServer } from '../api/server.js';
+import { createApiServer, formatAddress, type ApiServer, type ApplyResult, type ProcessInfo } from '../api/index.js';
 import { ConfigWatcher, isConfigError, loadConfigText, readConfigFile, readConfigText, readTokenFile, type DaemonConfig, type ProcessEntry, type ProcessManagerSettings } from '../config/index.js';
 import type { ShutdownResult } from '../core/index.js';
 import { createSupervisedManager, type SupervisorEvent } from '../supervisor/index.js';
-import { isProcmgrError, realClock, type Clock } from '../util/index.js';
+import { canonicalJson, describe, isProcmgrError, realClock, type Clock } from '../util/index.js';
 import { ApiToken } from './api-token.js';
 import { DaemonBackend } from './backend.js';
 import { DesiredSet } from './desired-set.js';
@@ -260,7 +257,7 @@ export class Daemon {
         text = await readConfigText(file);
       } catch (err) {
         this.logger.error({ config: file, err, reason }, 'config cannot be read; the running processes keep their last good config');
-        return this.#rejected(`cannot read ${file}: ${(err as Error).message}`);
+        return this.#rejected(`cannot read ${file}: ${describe(err)}`);
       }
       return this.#applyText(text, reason);
     });
@@ -280,7 +277,7 @@ export class Daemon {
         return await fn();
       } catch (err) {
         this.logger.error({ config: this.#file, err }, 'reload failed; the running processes keep their last good config');
-        return this.#rejected(err instanceof Error ? err.message : String(err));
+        return this.#rejected(describe(err));
       }
     };
     const next = this.#reloads.then(run);
@@ -328,7 +325,7 @@ export class Daemon {
       this.logger.error({ config: this.#file, problems: err.problems, reason }, 'config rejected; the running processes keep their last good config');
       return this.#rejected(err.message);
     }
-    if (JSON.stringify(settingsAtStart(next.processManager)) !== JSON.stringify(settingsAtStart(this.#config.processManager))) {
+    if (canonicalJson(settingsAtStart(next.processManager)) !== canonicalJson(settingsAtStart(this.#config.processManager))) {
       // Listen address, state dir and engine tuning are wired at start; the log level and the token follow a reload.
       this.logger.level = next.processManager.logLevel;
       this.logger.warn({ config: this.#file }, 'processManager settings changed: only logLevel and the API token apply now; restart procmgr for the rest');

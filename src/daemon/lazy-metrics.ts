@@ -1,6 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { ApiBackend } from '../api/index.js';
-import type { Metrics } from '../api/metrics.js';
+import { importMetrics, type ApiBackend, type Metrics } from '../api/index.js';
 import type { ManagerEvent } from '../core/index.js';
 import type { SupervisorEvent } from '../supervisor/index.js';
 import type { Clock } from '../util/index.js';
@@ -17,7 +16,11 @@ export class LazyMetrics {
   #metrics: Metrics | undefined;
   #pending: Pending[] = [];
 
-  constructor(private readonly opts: { readonly backend: ApiBackend; readonly clock: Clock }) {}
+  readonly #opts: { readonly backend: ApiBackend; readonly clock: Clock };
+
+  constructor(opts: { readonly backend: ApiBackend; readonly clock: Clock }) {
+    this.#opts = opts;
+  }
 
   get registry(): Registry | undefined {
     return this.#metrics?.registry;
@@ -36,8 +39,8 @@ export class LazyMetrics {
   /** Loads prom-client, builds the metrics and replays what happened so far. Idempotent. */
   async load(): Promise<void> {
     if (this.#metrics) return;
-    const { createMetrics } = await import('../api/metrics.js');
-    this.#metrics ??= createMetrics(this.opts);
+    const { createMetrics } = await importMetrics();
+    this.#metrics ??= createMetrics(this.#opts);
     for (const p of this.#pending.splice(0)) {
       if (p.kind === 'manager') this.#metrics.onManagerEvent(p.event);
       else this.#metrics.onSupervisorEvent(p.event);

@@ -9,6 +9,7 @@ import {
   type CoreV1Event,
 } from '@kubernetes/client-node';
 import { STATUS_CODES } from 'node:http';
+import { describe } from '../util/index.js';
 
 /** The group, version and plural of the ProcessSet resource. */
 export const PS = { group: 'procmgr.dev', version: 'v1alpha1', plural: 'processsets' } as const;
@@ -153,7 +154,7 @@ export function describeApiError(err: unknown): ApiErrorSummary {
     text = causeText(err);
     const r = (err as { reason?: unknown }).reason; // a watch's ERROR event carries the Status reason
     if (typeof r === 'string' && r !== '') reason = r;
-  } else text = String(err);
+  } else text = describe(err);
   reason ??= code === undefined ? undefined : STATUS_CODES[code];
   // A 401 without a body, or a refused watch (client-node reads no body there), says only its status.
   if (text.trim() === '' || (code !== undefined && [reason, STATUS_CODES[code]].some((r) => r?.toLowerCase() === text.trim().toLowerCase()))) text = 'request failed';
@@ -235,7 +236,7 @@ export function configMapAsProcessSet(cm: ConfigMapObject, key: string, parse: (
     const processes = doc !== null && typeof doc === 'object' && !Array.isArray(doc) && 'processes' in doc ? (doc).processes : (doc ?? []);
     return { metadata, spec: { processes } };
   } catch (err) {
-    return { metadata, sourceError: err instanceof Error ? err.message : String(err) };
+    return { metadata, sourceError: describe(err) };
   }
 }
 

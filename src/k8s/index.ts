@@ -13,7 +13,7 @@ export {
   type ProcessSetStatus,
 } from './crd.js';
 export { toStructuralSchema, type JsonSchema } from './structural.js';
-export { createSidecar, type SidecarOptions } from './sidecar.js';
+export { ProcessSetSource, type ProcessSetSourceOptions, type SourceComponent, type SourceHost } from './processset-source.js';
 export { ProcessSetWatchLoop, type WatchLoopOptions } from './watch-loop.js';
 export { StatusWriter, buildStatus, type Condition, type StatusInput, type StatusWriterOptions } from './status.js';
 export { EventRecorder, type EventRecorderOptions } from './events.js';

@@ -1,4 +1,5 @@
 import { statusOf } from './api.js';
+import { describe } from '../util/index.js';
 
 /**
  * How the sidecar's reads of its source stand, for `/healthz` and the readiness gate.
@@ -84,7 +85,7 @@ export function describeApiError(err: unknown, now: number): SourceError {
   const body = (err as { body?: unknown } | undefined)?.body;
   const object = statusObject(body);
   const fromServer = stringField(object, 'message') ?? (object === undefined && typeof body === 'string' && body.trim() !== '' ? body : undefined);
-  const own = err instanceof Error ? err.message : String(err);
+  const own = describe(err);
   const head = [status, stringField(object, 'reason')].filter((x) => x !== undefined).join(' ');
   const text = fromServer ?? (status === undefined ? own : 'no message from the server');
   const line = (head === '' ? text : `${head}: ${text}`).replace(/\s+/g, ' ').trim();

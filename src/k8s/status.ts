@@ -1,6 +1,5 @@
-import type { ProcessInfo } from '../api/index.js';
-import { readinessOf } from '../api/index.js';
-import { isoTime, realClock, silentLogger, sleep, type Clock, type Logger, type TimerHandle } from '../util/index.js';
+import { readinessOf, type ProcessInfo } from '../supervisor/index.js';
+import { canonicalJson, isoTime, realClock, silentLogger, sleep, type Clock, type Logger, type TimerHandle } from '../util/index.js';
 import { apiErrorFields, type ProcessSetApi } from './api.js';
 
 /** A status condition as Kubernetes writes them. */
@@ -175,7 +174,7 @@ export class StatusWriter {
     if (build === undefined) return;
     this.#next = undefined;
     const status = build();
-    const text = JSON.stringify(status);
+    const text = canonicalJson(status);
     if (text === this.#written) return;
     this.#lastWriteAt = this.#clock.now();
     this.writes++;

@@ -240,7 +240,11 @@ export function isUnreachable(err: unknown, depth = 0): boolean {
   return isUnreachable(cause, depth + 1);
 }
 
-/** An abort, or a client-side inactivity timeout: the watch ended, nothing failed; resume it. */
+/**
+ * An abort, or a client-side inactivity timeout: the watch ended, nothing failed; resume it.
+ * By name only, narrower than util's isAbortLike on purpose: an ETIMEDOUT connect (which
+ * isAbortLike counts) is a failure the backoff must see, not a watch that ended.
+ */
 function isAbort(err: unknown): boolean {
   const name = (err as { name?: unknown } | undefined)?.name;
   return name === 'AbortError' || name === 'TimeoutError';

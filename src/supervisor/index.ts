@@ -11,3 +11,4 @@ export type { ProbeSetStatus, ProbeStatus, ProbeName } from './probes/index.js';
 export type { ResourceUsage, ResourceBreach } from './resources.js';
 export { Supervisor, type SupervisorOptions } from './supervisor.js';
 export { createSupervisedManager, type SupervisedManagerOptions } from './manager.js';
+export { readinessOf, type ProcessInfo, type Readiness } from './readiness.js';

@@ -12,21 +12,21 @@ interface FakeTimer {
  * Timers due at the same instant fire in the order they were set.
  */
 export class FakeClock implements Clock {
-  private current: number;
-  private seq = 0;
-  private timers: FakeTimer[] = [];
+  #current: number;
+  #seq = 0;
+  #timers: FakeTimer[] = [];
 
   constructor(startMs = 1_700_000_000_000) {
-    this.current = startMs;
+    this.#current = startMs;
   }
 
   now(): number {
-    return this.current;
+    return this.#current;
   }
 
   setTimer(callback: () => void, delayMs: number): TimerHandle {
-    const timer: FakeTimer = { at: this.current + Math.max(0, delayMs), seq: this.seq++, callback, cancelled: false };
-    this.timers.push(timer);
+    const timer: FakeTimer = { at: this.#current + Math.max(0, delayMs), seq: this.#seq++, callback, cancelled: false };
+    this.#timers.push(timer);
     return {
       cancel: () => {
         timer.cancelled = true;
@@ -36,21 +36,21 @@ export class FakeClock implements Clock {
 
   /** Timers set and neither fired nor cancelled. */
   pendingTimers(): number {
-    this.timers = this.timers.filter((t) => !t.cancelled);
-    return this.timers.length;
+    this.#timers = this.#timers.filter((t) => !t.cancelled);
+    return this.#timers.length;
   }
 
   /** When the next live timer is due, or undefined when none is. */
   nextTimerAt(): number | undefined {
-    const next = this.nextDue(Number.POSITIVE_INFINITY);
+    const next = this.#nextDue(Number.POSITIVE_INFINITY);
     return next?.at;
   }
 
   /** Moves time forward by `ms`, firing due timers synchronously in order. Promise callbacks do not run. */
   advance(ms: number): void {
-    const end = this.current + ms;
-    for (let t = this.nextDue(end); t; t = this.nextDue(end)) this.fire(t);
-    this.current = end;
+    const end = this.#current + ms;
+    for (let t = this.#nextDue(end); t; t = this.#nextDue(end)) this.#fire(t);
+    this.#current = end;
   }
 
   /**
@@ -58,13 +58,13 @@ export class FakeClock implements Clock {
    * callbacks settle after each one, so async code under test sees time pass as it would.
    */
   async tick(ms: number): Promise<void> {
-    const end = this.current + ms;
+    const end = this.#current + ms;
     await flushMicrotasks();
-    for (let t = this.nextDue(end); t; t = this.nextDue(end)) {
-      this.fire(t);
+    for (let t = this.#nextDue(end); t; t = this.#nextDue(end)) {
+      this.#fire(t);
       await flushMicrotasks();
     }
-    this.current = end;
+    this.#current = end;
   }
 
   /** Fires everything due now, letting promise callbacks settle. */
@@ -74,26 +74,26 @@ export class FakeClock implements Clock {
 
   /** Keeps ticking to the next timer until none is due within `maxMs`; returns the time advanced. */
   async runAll(maxMs: number): Promise<number> {
-    const start = this.current;
+    const start = this.#current;
     for (let at = this.nextTimerAt(); at !== undefined && at - start <= maxMs; at = this.nextTimerAt()) {
-      await this.tick(at - this.current);
+      await this.tick(at - this.#current);
     }
-    return this.current - start;
+    return this.#current - start;
   }
 
-  private nextDue(end: number): FakeTimer | undefined {
+  #nextDue(end: number): FakeTimer | undefined {
     let best: FakeTimer | undefined;
-    for (const t of this.timers) {
+    for (const t of this.#timers) {
       if (t.cancelled || t.at > end) continue;
       if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
     }
     return best;
   }
 
-  private fire(t: FakeTimer): void {
+  #fire(t: FakeTimer): void {
     t.cancelled = true;
-    this.timers = this.timers.filter((x) => x !== t);
-    this.current = Math.max(this.current, t.at);
+    this.#timers = this.#timers.filter((x) => x !== t);
+    this.#current = Math.max(this.#current, t.at);
     t.callback();
   }
 }

@@ -5,3 +5,4 @@ export * from './backoff.js';
 export * from './abort.js';
 export * from './logger.js';
 export * from './canonical.js';
+export * from './process-id.js';

@@ -113,19 +113,7 @@ export class DaemonProcess {
   }
 }
 
-/** Polls an async check until it returns something other than undefined/false. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  let last: unknown;
-  for (const end = realClock.now() + timeoutMs; realClock.now() < end; await sleep(realClock, 25)) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err; // e.g. the API not answering yet
-    }
-  }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ''}`);
-}
+export { eventually } from './eventually.js';
 
 /** Writes a config file (YAML text) into `dir`; returns its path. */
 export function writeConfig(dir: string, yaml: string, name = 'procmgr.yaml'): string {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describe } from '../../src/util/index.js';
 
 /** The k8s test tier's cluster: a real kube-apiserver + etcd started by hack/kube/up.sh. */
 export interface KubeCluster {
@@ -33,7 +34,7 @@ export async function kubeCluster(): Promise<KubeCluster> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new Error(
-      `the k8s test cluster is not up: cannot read ${file} (${(err as Error).message}). ` +
+      `the k8s test cluster is not up: cannot read ${file} (${describe(err)}). ` +
         'Start it with `npm run kube:up`, or run the tests through the k8s vitest project, whose globalSetup starts it.',
     );
   }

@@ -24,10 +24,13 @@ type Behaviour<C> = (ctx: SyncContext<C> & Partial<TerminatingContext<C>>, hook:
 export class RecordingSyncer<C> implements ProcessSyncer<C> {
   readonly calls: Call<C>[] = [];
   readonly overlaps: string[] = [];
-  private readonly active = new Map<string, number>();
+  readonly #active = new Map<string, number>();
+  readonly #clock: Clock;
   behaviour: Partial<Record<Hook, Behaviour<C>>> = {};
 
-  constructor(private readonly clock: Clock) {}
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
 
   on(hook: Hook, fn: Behaviour<C>): this {
     this.behaviour[hook] = fn;
@@ -35,15 +38,15 @@ export class RecordingSyncer<C> implements ProcessSyncer<C> {
   }
 
   syncProcess(ctx: SyncContext<C>): Promise<SyncResult | undefined> {
-    return this.run('syncProcess', ctx) as Promise<SyncResult | undefined>;
+    return this.#run('syncProcess', ctx) as Promise<SyncResult | undefined>;
   }
 
   syncTerminating(ctx: TerminatingContext<C>): Promise<void> {
-    return this.run('syncTerminating', ctx) as Promise<void>;
+    return this.#run('syncTerminating', ctx) as Promise<void>;
   }
 
   syncTerminated(ctx: SyncContext<C>): Promise<void> {
-    return this.run('syncTerminated', ctx) as Promise<void>;
+    return this.#run('syncTerminated', ctx) as Promise<void>;
   }
 
   /** Calls of one id (and optionally one hook). */
@@ -55,7 +58,7 @@ export class RecordingSyncer<C> implements ProcessSyncer<C> {
     return this.of(id).map((c) => c.hook);
   }
 
-  private run(hook: Hook, ctx: SyncContext<C> & Partial<TerminatingContext<C>>): Promise<unknown> {
+  #run(hook: Hook, ctx: SyncContext<C> & Partial<TerminatingContext<C>>): Promise<unknown> {
     const call: Call<C> = {
       hook,
       id: ctx.id,
@@ -64,16 +67,16 @@ export class RecordingSyncer<C> implements ProcessSyncer<C> {
       attempt: ctx.attempt,
       gracePeriodMs: ctx.gracePeriodMs,
       evict: ctx.evict,
-      at: this.clock.now(),
+      at: this.#clock.now(),
       signal: ctx.signal,
     };
     this.calls.push(call);
-    const n = (this.active.get(ctx.id) ?? 0) + 1;
-    this.active.set(ctx.id, n);
+    const n = (this.#active.get(ctx.id) ?? 0) + 1;
+    this.#active.set(ctx.id, n);
     if (n > 1) this.overlaps.push(ctx.id);
     const done = (): void => {
-      call.settledAt = this.clock.now();
-      this.active.set(ctx.id, (this.active.get(ctx.id) ?? 1) - 1);
+      call.settledAt = this.#clock.now();
+      this.#active.set(ctx.id, (this.#active.get(ctx.id) ?? 1) - 1);
     };
     const fn = this.behaviour[hook];
     let p: Promise<unknown>;

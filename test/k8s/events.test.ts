@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/index.js';
-import { createSidecar } from '../../src/k8s/sidecar.js';
+import { createSidecar } from '../../src/daemon/sidecar.js';
 import { eventually } from '../helpers/daemon.js';
 import { kubeCluster, kubectlAdmin, prepareNamespace, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';
 import { tempDir } from '../helpers/supervised.js';

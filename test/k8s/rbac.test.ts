@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText, parseProcessList } from '../../src/config/index.js';
 import type { Daemon } from '../../src/daemon/index.js';
 import { PS } from '../../src/k8s/api.js';
-import { createSidecar } from '../../src/k8s/sidecar.js';
+import { createSidecar } from '../../src/daemon/sidecar.js';
 import { realClock, sleep } from '../../src/util/index.js';
 import { eventually } from '../helpers/daemon.js';
 import { kubeCluster, kubectlAdmin, tokenKubeconfig, type KubeCluster } from '../helpers/kube.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/index.js';
-import { createSidecar } from '../../src/k8s/sidecar.js';
+import { createSidecar } from '../../src/daemon/sidecar.js';
 import { isAlive } from '../../src/supervisor/proc.js';
 import { DaemonProcess, eventually } from '../helpers/daemon.js';
 import { restartApiServer } from '../helpers/apiserver.js';

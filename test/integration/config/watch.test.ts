@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigWatcher, type ConfigWatcherOptions } from '../../../src/config/index.js';
 import { FakeClock } from '../../../src/util/index.js';
-import { tempDir, waitFor } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
+import { tempDir } from '../../helpers/supervised.js';
 
 // Real files and real fs.watch events; the debounce runs on a real clock with a short delay
 // except where a fake clock shows that events are coalesced.
@@ -45,15 +46,15 @@ describe('ConfigWatcher', () => {
     expect(w.lastProgressAt).toBeDefined();
 
     writeFileSync(file, 'a: 2\n');
-    await waitFor('the write', () => changes.length === 1);
+    await eventually('the write', () => changes.length === 1);
     replace('a: 3\n');
-    await waitFor('the rename-replace', () => changes.length === 2);
+    await eventually('the rename-replace', () => changes.length === 2);
 
     writeFileSync(file, 'a: 3\n');
     replace('a: 3\n');
     await w.check();
     writeFileSync(file, 'a: 4\n');
-    await waitFor('the next real change', () => changes.length >= 3);
+    await eventually('the next real change', () => changes.length >= 3);
     await w.check();
     expect(changes).toEqual(['a: 2\n', 'a: 3\n', 'a: 4\n']);
     expect(errors).toEqual([]);
@@ -63,13 +64,13 @@ describe('ConfigWatcher', () => {
     writeFileSync(file, 'a: 1\n');
     const w = await started();
     unlinkSync(file);
-    await waitFor('the missing file reported', () => errors.length > 0);
+    await eventually('the missing file reported', () => errors.length > 0);
     expect(errors[0]).toMatchObject({ code: 'ENOENT' });
     writeFileSync(file, 'a: 1\n');
     await w.check();
     expect(changes).toEqual([]);
     writeFileSync(file, 'a: 2\n');
-    await waitFor('the new content', () => changes.length === 1);
+    await eventually('the new content', () => changes.length === 1);
     expect(changes).toEqual(['a: 2\n']);
   });
 
@@ -88,7 +89,7 @@ describe('ConfigWatcher', () => {
     symlinkSync('..v2', join(dir, '..data_tmp'));
     renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
     rmSync(join(dir, '..v1'), { recursive: true });
-    await waitFor('the swapped content', () => changes.length === 1);
+    await eventually('the swapped content', () => changes.length === 1);
     expect(changes).toEqual(['v: 2\n']);
     expect(errors).toEqual([]);
   });
@@ -98,12 +99,12 @@ describe('ConfigWatcher', () => {
     writeFileSync(file, 'n: 0\n');
     const w = await started({ clock, debounceMs: 500 });
     for (let i = 1; i <= 5; i++) writeFileSync(file, `n: ${i}\n`);
-    await waitFor('the first event', () => clock.pendingTimers() > 0);
+    await eventually('the first event', () => clock.pendingTimers() > 0);
     expect(clock.pendingTimers()).toBe(1);
     await clock.tick(499);
     expect(changes).toEqual([]);
     await clock.tick(1);
-    await waitFor('the debounced read', () => changes.length === 1);
+    await eventually('the debounced read', () => changes.length === 1);
     await w.check();
     expect(changes).toEqual(['n: 5\n']);
   });
@@ -124,7 +125,7 @@ describe('ConfigWatcher', () => {
     await w.check();
     expect(changes).toEqual(['a: 2\n']);
     await clock.tick(500);
-    await waitFor('the confirmed empty file', () => changes.length === 2);
+    await eventually('the confirmed empty file', () => changes.length === 2);
     expect(changes).toEqual(['a: 2\n', '']);
   });
 
@@ -137,12 +138,12 @@ describe('ConfigWatcher', () => {
     const probe = watch(dir, (_event, name) => void (name !== null && seen.push(name)));
     try {
       writeFileSync(file, 'a: 2\n');
-      await waitFor('the config event', () => clock.pendingTimers() > 0);
+      await eventually('the config event', () => clock.pendingTimers() > 0);
       await clock.tick(300);
       writeFileSync(join(dir, 'app.log'), 'a line\n');
-      await waitFor('the log event', () => seen.includes('app.log'));
+      await eventually('the log event', () => seen.includes('app.log'));
       await clock.tick(200);
-      await waitFor('the read 500 ms after the config event', () => changes.length === 1);
+      await eventually('the read 500 ms after the config event', () => changes.length === 1);
     } finally {
       probe.close();
     }
@@ -160,7 +161,7 @@ describe('ConfigWatcher', () => {
     const w = await started();
     expect(errors).toMatchObject([{ code: 'ENOENT' }]);
     writeFileSync(file, 'a: 3\n');
-    await waitFor('the new file', () => changes.length === 1);
+    await eventually('the new file', () => changes.length === 1);
     await w.check();
     expect(changes).toEqual(['a: 3\n']);
   });
@@ -172,9 +173,9 @@ describe('ConfigWatcher', () => {
       throw new Error('apply failed');
     } });
     writeFileSync(file, 'a: 2\n');
-    await waitFor('the failed apply reported', () => errors.length === 1);
+    await eventually('the failed apply reported', () => errors.length === 1);
     writeFileSync(file, 'a: 3\n');
-    await waitFor('the next change', () => changes.length === 2);
+    await eventually('the next change', () => changes.length === 2);
     await w.check();
     expect(changes).toEqual(['a: 2\n', 'a: 3\n']);
   });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessInfo } from '../../../src/api/index.js';
 import { isAlive } from '../../../src/supervisor/proc.js';
 import { DaemonProcess, eventually, procmgr, writeConfig } from '../../helpers/daemon.js';
-import { NODE, fixture, tempDir, waitFor } from '../../helpers/supervised.js';
+import { NODE, fixture, tempDir } from '../../helpers/supervised.js';
 
 const dirs: string[] = [];
 const daemons: DaemonProcess[] = [];
@@ -310,7 +310,7 @@ processes:
     });
     expect(good.status).toBe(200);
     expect(good.body).toMatchObject({ created: ['n'], removed: ['b'], unchanged: ['a'] });
-    await waitFor('b stopped', () => !isAlive(before.get('b')!));
+    await eventually('b stopped', () => !isAlive(before.get('b')!));
     expect((await runningPids(d, ['a', 'n'])).get('a')).toBe(before.get('a'));
   });
 

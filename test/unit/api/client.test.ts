@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiError, createApiClient } from '../../../src/api/index.js';
 import type { LogLine } from '../../../src/supervisor/index.js';
-import { waitFor } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 import { FakeBackend, info } from './fake-backend.js';
 import { TEST_TOKEN, useServers } from './http.js';
 
@@ -55,14 +55,14 @@ describe('ApiClient against the real server', () => {
     const got: LogLine[] = [];
     const ac = new AbortController();
     const following = client.followLogs('web', (l) => got.push(l), ac.signal, { tail: 1 });
-    await waitFor('the follower', () => backend.followerCount('web') === 1);
+    await eventually('the follower', () => backend.followerCount('web') === 1);
     backend.emitLine('web', 'd');
     backend.emitLine('web', 'e');
-    await waitFor('three lines', () => got.length === 3);
+    await eventually('three lines', () => got.length === 3);
     expect(got.map((l) => l.line)).toEqual(['c', 'd', 'e']);
     ac.abort(new Error('done'));
     await expect(following).rejects.toThrow('done');
-    await waitFor('the follower to be removed', () => backend.followerCount('web') === 0);
+    await eventually('the follower to be removed', () => backend.followerCount('web') === 0);
   });
 
   it('followLogs resolves when the server stops, and rejects at once for an unknown id', async () => {
@@ -71,7 +71,7 @@ describe('ApiClient against the real server', () => {
     const client = createApiClient({ address: server.address, token: TEST_TOKEN });
     await expect(client.followLogs('nope', () => undefined)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const following = client.followLogs('web', () => undefined);
-    await waitFor('the follower', () => backend.followerCount('web') === 1);
+    await eventually('the follower', () => backend.followerCount('web') === 1);
     await server.stop();
     await expect(following).resolves.toBeUndefined();
   });

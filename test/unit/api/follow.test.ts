@@ -2,7 +2,7 @@ import { Agent, request } from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { FakeClock, flushMicrotasks, realClock } from '../../../src/util/index.js';
-import { waitFor } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 import { FakeBackend, info } from './fake-backend.js';
 import { TEST_TOKEN, send, useServers } from './http.js';
 
@@ -54,10 +54,10 @@ describe('GET /v1/processes/:id/logs?follow=1', () => {
     expect(backend.followerCount('web')).toBe(1);
     backend.emitLine('web', 'new-1');
     backend.emitLine('web', 'new-2', 'stderr');
-    await waitFor('three lines', () => f.lines.length === 3);
+    await eventually('three lines', () => f.lines.length === 3);
     expect(f.lines.map((l) => l.line)).toEqual(['old-2', 'new-1', 'new-2']);
     f.req.destroy();
-    await waitFor('the follower to be removed', () => backend.followerCount('web') === 0);
+    await eventually('the follower to be removed', () => backend.followerCount('web') === 0);
   });
 
   it('answers the headers at once when there is nothing buffered', async () => {
@@ -66,7 +66,7 @@ describe('GET /v1/processes/:id/logs?follow=1', () => {
     const f = await follow(address, '/v1/processes/quiet/logs?follow=true');
     expect(f.res.statusCode).toBe(200);
     f.req.destroy();
-    await waitFor('the follower to be removed', () => backend.followerCount('quiet') === 0);
+    await eventually('the follower to be removed', () => backend.followerCount('quiet') === 0);
   });
 
   it('stop() ends an open follow stream and returns promptly', async () => {
@@ -74,7 +74,7 @@ describe('GET /v1/processes/:id/logs?follow=1', () => {
     const server = await servers.start({ backend });
     const f = await follow(server.address, '/v1/processes/web/logs?follow=1');
     backend.emitLine('web', 'hello');
-    await waitFor('the line', () => f.lines.length === 1);
+    await eventually('the line', () => f.lines.length === 1);
     const t0 = realClock.now();
     await server.stop();
     expect(realClock.now() - t0).toBeLessThan(1_000);
@@ -112,7 +112,7 @@ describe('stop()', () => {
     backend.gate = new Promise((r) => (open = r));
     const server = await servers.start({ backend, clock, stopGraceMs: 2_000 });
     const pending = send(server.address, { method: 'POST', path: '/v1/processes/web/restart' }).catch((e: unknown) => e);
-    await waitFor('the restart call', () => backend.calls.length === 1);
+    await eventually('the restart call', () => backend.calls.length === 1);
     let stopped = false;
     const stopping = server.stop().then(() => (stopped = true));
     await flushMicrotasks();

@@ -1,6 +1,6 @@
 import * as promClient from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../../src/api/index.js';
+import { createMetrics } from '../../../src/api/metrics.js';
 import { FakeClock } from '../../../src/util/index.js';
 import { FakeBackend, info } from './fake-backend.js';
 

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../../src/api/index.js';
+import { createMetrics } from '../../../src/api/metrics.js';
 import { IllegalStateError, ProcmgrError } from '../../../src/util/index.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
 import type { LogRecord } from '../../helpers/recording-logger.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readinessOf } from '../../../src/api/index.js';
+import { readinessOf } from '../../../src/supervisor/index.js';
 import { buildStatus, processSetStatusSchema, type Condition } from '../../../src/k8s/index.js';
 import { info } from '../api/fake-backend.js';
 

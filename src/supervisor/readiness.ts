@@ -1,4 +1,22 @@
-import type { ProcessInfo } from './backend.js';
+import type { Phase } from '../core/index.js';
+import type { RuntimeStatus } from './status.js';
+
+/**
+ * One process as the API, the CLI and the ProcessSet status show it: the engine's phase next to
+ * the supervisor's runtime status. Built by the daemon; here, below api/ and k8s/, because both
+ * judge readiness from it.
+ */
+export interface ProcessInfo extends RuntimeStatus {
+  readonly phase: Phase;
+  /** ms since the current run started (undefined when not running). */
+  readonly uptimeMs: number | undefined;
+  /** The spec has a readiness probe (so `ready` waits for it to pass). */
+  readonly readinessProbe: boolean;
+  /** No longer in the desired set: stopping, then forgotten (so readiness does not wait for it). */
+  readonly removed?: true;
+  /** Not started yet: the dependencies it still waits for (so `/readyz` waits for it too). */
+  readonly waitingFor?: readonly string[];
+}
 
 /** What `/readyz` answers. */
 export interface Readiness {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readinessOf } from '../../../src/api/index.js';
-import type { ProcessInfo } from '../../../src/api/index.js';
-import { info } from './fake-backend.js';
+import { readinessOf, type ProcessInfo } from '../../../src/supervisor/index.js';
+import { info } from '../api/fake-backend.js';
 
 const exit = (code: number | null, signal: string | null = null): ProcessInfo['lastExit'] => ({ pid: 4100, code, signal, at: 2_000 }) as ProcessInfo['lastExit'];
 
