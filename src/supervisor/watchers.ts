@@ -43,10 +43,9 @@ export class RunWatchers {
           target: { env: processEnv(spec), cwd: spec.cwd },
           clock,
           logger,
-          // 100 processes probed every second wake the daemon 100 times a second, each wake-up
-          // costing about as much as a check. On a shared grid they wake it a few times, and the
-          // checks that share a turn share its cost: per check, ~200 µs on a 100 ms grid, ~165 µs
-          // on a 250 ms grid and ~150 µs all at once (bare sockets, 100 servers, this machine).
+          // Many processes probed every second would each wake the daemon, and a wake-up costs
+          // about as much as a check; on a shared grid they wake it a few times and share the
+          // turns (the figures are in docs/benchmarks.md).
           coalesceMs: PROBE_COALESCE_MS,
           ticker: tickerFor(clock),
           onChange: (e) => {
