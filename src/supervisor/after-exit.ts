@@ -1,10 +1,12 @@
-import type { SyncResult } from '../core/index.js';
-import { isFailure, restartDelayMs, shouldRestart, type RunEnd } from './restart-policy.js';
-import type { ProcessRuntime } from './runtime.js';
+import type { ProcessSpec, RestartSpec } from '../config/index.js';
+import { canonicalJson } from '../util/index.js';
+import type { ExitInfo } from './handle.js';
+import { CircuitBreaker, isFailure, restartDelayMs, shouldRestart, type BreakerStatus, type RunEnd } from './restart-policy.js';
+import type { RuntimeState } from './state-machine.js';
 
 /*
- * The restart policy's bookkeeping on a runtime: what follows an exit, the credit of a healthy
- * run, the restart counters, and the breaker's events. The runtime records what happened; this decides what it means.
+ * The restart policy applied to one process: what follows an exit, the credit of a healthy run,
+ * the restart delay and the breaker. The runtime records what happened; this decides what it means.
  */
 
 /**
@@ -15,73 +17,108 @@ import type { ProcessRuntime } from './runtime.js';
  */
 export type RestartCause = 'unexpected' | 'requested';
 
-/** Counts a start that follows a run under its cause, and clears the cause. The runtime's `start` only. */
-export function countRestart(rt: ProcessRuntime): void {
-  // Not asked for unless someone said so: a path that forgets to name its cause still shows up
-  // where alerts look, rather than hiding a crash among deploys.
-  if (rt.hadRun && rt.restartCause === 'requested') rt.requestedRestarts++;
-  else if (rt.hadRun) rt.restarts++;
-  rt.restartCause = undefined;
+/** What follows an exit procmgr did not ask for (or a probe/limit end). */
+export type ExitVerdict =
+  | { readonly restart: false; readonly state: RuntimeState; readonly how: string }
+  | { readonly restart: true; readonly quick: boolean; readonly how: string };
+
+/** Decides what follows the end of a run (`reason`: procmgr's, when it ended it). The one place that applies the restart policy. */
+export function judgeExit(spec: ProcessSpec, run: { readonly exit: ExitInfo; readonly startedAt: number }, reason: string | undefined): ExitVerdict {
+  const { exit } = run;
+  const end: RunEnd = { code: exit.code, signal: exit.signal, reason };
+  const failed = isFailure(end);
+  const how = reason ?? (exit.signal ? `killed by ${exit.signal}` : exit.code === null ? 'exited' : `exit code ${exit.code}`);
+  if (spec.kind === 'unmanaged' || !shouldRestart(spec.restart.policy, end)) return { restart: false, state: failed && spec.kind === 'managed' ? 'Failed' : 'Stopped', how };
+  // A quick exit is a crash even with code 0: a service that keeps exiting is in a loop either way.
+  return { restart: true, quick: failed || exit.at - run.startedAt < spec.restart.resetAfter, how };
 }
 
 /**
- * Decides what follows an exit that procmgr did not ask for (or a probe/limit restart):
- * Backoff/Stopped with a restart time, or Stopped/Failed for good (`done`). The one place that
- * applies the restart policy.
+ * The restart bookkeeping of one process: quick failures in a row, the next start time, the
+ * breaker and the current run's healthy credit. Owned by its runtime; `onBreaker` hears every
+ * change of the breaker's state.
  */
-export function applyPolicy(rt: ProcessRuntime, reason: string | undefined): void {
-  const h = rt.handle;
-  const spec = rt.spec;
-  if (!h?.exit || !spec) return;
-  const now = rt.deps.clock.now();
-  const end: RunEnd = { code: h.exit.code, signal: h.exit.signal, reason };
-  const failed = isFailure(end);
-  const how = reason ?? (h.exit.signal ? `killed by ${h.exit.signal}` : h.exit.code === null ? 'exited' : `exit code ${h.exit.code}`);
-  // Nobody asked for this end (a probe or limit verdict is procmgr's, not an operator's).
-  rt.restartCause = 'unexpected';
-  if (spec.kind === 'unmanaged' || !shouldRestart(spec.restart.policy, end)) {
-    rt.done = spec.kind === 'managed';
-    rt.setState(failed && spec.kind === 'managed' ? 'Failed' : 'Stopped', how);
-    return;
-  }
-  // A quick exit is a crash even with code 0: a service that keeps exiting is in a loop either way.
-  if (failed || h.exit.at - h.startedAt < spec.restart.resetAfter) {
-    rt.failures++;
-    if (rt.breaker?.failure(now)) emitBreaker(rt, now);
-  }
-  const delayMs = restartDelayMs(spec.restart, rt.failures);
-  rt.nextStartAt = Math.max(now + delayMs, rt.breaker?.allowedAt(now) ?? now);
-  const waitMs = rt.nextStartAt - now;
-  if (waitMs > 0) {
-    rt.setState('Backoff', `${how}; restarting in ${waitMs}ms`);
-    rt.deps.emit({ type: 'backoff', id: rt.id, delayMs: waitMs, failures: rt.failures });
-  } else rt.setState('Stopped', `${how}; restarting now`);
-}
+export class RestartBook {
+  #failures = 0;
+  #nextStartAt: number | undefined;
+  #breaker: CircuitBreaker | undefined;
+  #breakerSpec: string | undefined;
+  /** When the current run was credited as healthy; undefined until it lasts `resetAfter`. */
+  #healthyAt: number | undefined;
+  readonly #onBreaker: (status: BreakerStatus) => void;
 
-/** The run has been healthy for `resetAfter`: the delay starts over and a half-open breaker closes. */
-export function markHealthy(rt: ProcessRuntime, now: number): void {
-  if (rt.healthyRun) return;
-  rt.healthyRun = true;
-  rt.failures = 0;
-  if (rt.breaker?.success(now)) emitBreaker(rt, now);
-}
-
-/** Announces the breaker's state (after it changed). */
-export function emitBreaker(rt: ProcessRuntime, now: number): void {
-  const s = rt.breaker?.status(now);
-  if (!s) return;
-  rt.deps.emit({ type: 'breaker', id: rt.id, state: s.state, openUntil: s.openUntil });
-  rt.deps.logger.warn({ process: rt.id, breaker: s.state, openUntil: s.openUntil }, `circuit breaker ${s.state}`);
-}
-
-/** The engine's resync result while a run is up: come back when it becomes healthy. */
-export function runningResult(rt: ProcessRuntime): SyncResult {
-  const h = rt.handle;
-  if (!h || !rt.spec || rt.healthyRun) return {};
-  const ranFor = rt.deps.clock.now() - h.startedAt;
-  if (ranFor >= rt.spec.restart.resetAfter) {
-    markHealthy(rt, rt.deps.clock.now());
-    return {};
+  constructor(onBreaker: (status: BreakerStatus) => void) {
+    this.#onBreaker = onBreaker;
   }
-  return { requeueAfterMs: rt.spec.restart.resetAfter - ranFor };
+
+  /** Quick exits in a row: the restart delay grows with it; a healthy run resets it. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  get nextStartAt(): number | undefined {
+    return this.#nextStartAt;
+  }
+
+  get healthy(): boolean {
+    return this.#healthyAt !== undefined;
+  }
+
+  breakerStatus(now: number): BreakerStatus | undefined {
+    return this.#breaker?.status(now);
+  }
+
+  /** When the next start may happen: after the restart delay and an open breaker's cooldown. */
+  allowedAt(now: number): number {
+    return Math.max(this.#nextStartAt ?? now, this.#breaker?.allowedAt(now) ?? now);
+  }
+
+  /** A spec was applied: a new breaker when its breaker settings changed (or `fresh`: an operator's start overrides an open one). */
+  useSpec(restart: RestartSpec, opts: { fresh?: boolean } = {}): void {
+    const key = canonicalJson(restart.breaker);
+    if (!opts.fresh && this.#breaker && key === this.#breakerSpec) return;
+    this.#breaker = new CircuitBreaker(restart.breaker);
+    this.#breakerSpec = key;
+  }
+
+  /** A run began: its credit starts over and the wait for it is over. */
+  runBegan(): void {
+    this.#healthyAt = undefined;
+    this.forget('delay');
+  }
+
+  /** A start is due: a half-open breaker is announced (its trial run). */
+  startDue(now: number): void {
+    const s = this.#breaker?.status(now);
+    if (s?.state === 'halfOpen') this.#onBreaker(s);
+  }
+
+  /** Records an exit the policy restarts after; returns the wait before the next start. */
+  exited(restart: RestartSpec, quick: boolean, now: number): number {
+    if (quick) {
+      this.#failures++;
+      if (this.#breaker?.failure(now)) this.#announce(now);
+    }
+    this.#nextStartAt = Math.max(now + restartDelayMs(restart, this.#failures), this.#breaker?.allowedAt(now) ?? now);
+    return this.#nextStartAt - now;
+  }
+
+  /** The run has been healthy for `resetAfter` (counted once per run): the delay starts over and a half-open breaker closes. */
+  creditHealthy(now: number): void {
+    if (this.#healthyAt !== undefined) return;
+    this.#healthyAt = now;
+    this.forget('failures');
+    if (this.#breaker?.success(now)) this.#announce(now);
+  }
+
+  /** The one place the failure count and the restart time are reset: `delay` waives the wait, `failures` the count, `all` both. */
+  forget(what: 'delay' | 'failures' | 'all'): void {
+    if (what !== 'failures') this.#nextStartAt = undefined;
+    if (what !== 'delay') this.#failures = 0;
+  }
+
+  #announce(now: number): void {
+    const s = this.#breaker?.status(now);
+    if (s) this.#onBreaker(s);
+  }
 }

@@ -5,11 +5,11 @@ import type { ProcessRecordFile } from './state-store.js';
 /*
  * What a runtime keeps in the state dir, and what a failed write means. A write or removal that
  * fails does not fail the process (it runs on, supervised): it is logged with the process id,
- * kept in `rt.stateError` (shown as the status's `lastError`) and retried by the next sync.
+ * kept as the runtime's `stateError` (shown as the status's `lastError`) and retried by the next sync.
  */
 
 /** The record of `rt` as it is now; `finished` only for a job its policy runs no more. */
-function recordOf(rt: ProcessRuntime, hash: string, extra: { disabled?: boolean }): ProcessRecordFile {
+function recordOf(rt: ProcessRuntime, hash: string): ProcessRecordFile {
   const h = rt.handle;
   const live = h?.exit === undefined;
   return {
@@ -20,7 +20,7 @@ function recordOf(rt: ProcessRuntime, hash: string, extra: { disabled?: boolean 
     startedAt: h?.startedAt,
     restarts: rt.restarts,
     requestedRestarts: rt.requestedRestarts,
-    disabled: rt.disabled || extra.disabled,
+    disabled: rt.disabled,
     finished: rt.done ? rt.lastExit : undefined,
     kind: rt.spec?.kind,
     stopSignal: rt.spec?.stopSignal,
@@ -34,20 +34,20 @@ async function settle(rt: ProcessRuntime, op: Promise<void>, consequence: string
   try {
     await op;
     if (rt.stateError) rt.deps.logger.info({ process: rt.id }, 'state file written again');
-    rt.stateError = undefined;
+    rt.stateWritten(undefined);
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     // Once per failure, not on every retry of the same one.
     if (rt.stateError?.message !== e.message) rt.deps.logger.error({ process: rt.id, err: e }, `${e.message}: ${consequence}`);
-    rt.stateError = e;
+    rt.stateWritten(e);
   }
 }
 
 /** Writes `rt`'s record (no-op without a state dir or before a spec). Never throws. Runtime and sync only. */
-export function persistRuntime(rt: ProcessRuntime, extra: { disabled?: boolean } = {}): Promise<void> {
+export function persistRuntime(rt: ProcessRuntime): Promise<void> {
   const store = rt.deps.store;
   if (!store || rt.hash === undefined) return Promise.resolve();
-  return settle(rt, store.write(recordOf(rt, rt.hash, extra)), 'a restarted procmgr would not know this process and could run it a second time');
+  return settle(rt, store.write(recordOf(rt, rt.hash)), 'a restarted procmgr would not know this process and could run it a second time');
 }
 
 /** Removes `rt`'s record (none is fine). Never throws. Sync and supervisor only. */
@@ -65,11 +65,8 @@ export function unrecord(rt: ProcessRuntime): Promise<void> {
 export function restoreFinished(rt: ProcessRuntime, rec: ProcessRecordFile, hash: string): boolean {
   const f = rec.finished;
   if (f === undefined || rec.configHash !== hash || rt.disabled) return false;
-  rt.lastExit = { pid: f.pid, code: f.code, signal: f.signal, at: f.at, reason: f.reason };
-  rt.done = true;
-  rt.hadRun = true;
   const failed = isFailure({ code: f.code, signal: f.signal, reason: f.reason });
-  rt.setState(failed ? 'Failed' : 'Stopped', 'finished before procmgr restarted');
+  rt.finishedBefore({ pid: f.pid, code: f.code, signal: f.signal, at: f.at, reason: f.reason }, failed ? 'Failed' : 'Stopped');
   rt.deps.logger.info({ process: rt.id, code: f.code, signal: f.signal }, 'finished before procmgr restarted, with this spec: not run again');
   return true;
 }

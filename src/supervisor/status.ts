@@ -43,28 +43,28 @@ export interface RuntimeStatus {
 /** Builds the snapshot; `ready` needs a running, started process whose readiness passes. */
 export function statusOf(rt: ProcessRuntime, now: number): RuntimeStatus {
   const running = rt.running;
-  const probes = running ? rt.watchers?.probeStatus : undefined;
+  const probes = running ? rt.probeStatus : undefined;
   return {
     id: rt.id,
     kind: rt.spec?.kind,
-    state: rt.sm.state,
-    since: rt.sm.since,
+    state: rt.state,
+    since: rt.since,
     pid: running ? rt.handle?.pid : undefined,
     startedAt: running ? rt.handle?.startedAt : undefined,
     adopted: running ? (rt.handle?.adopted ?? false) : false,
     restarts: rt.restarts,
     requestedRestarts: rt.requestedRestarts,
     failures: rt.failures,
-    nextStartAt: rt.sm.state === 'Backoff' ? rt.nextStartAt : undefined,
+    nextStartAt: rt.state === 'Backoff' ? rt.nextStartAt : undefined,
     lastExit: rt.lastExit,
     // A state file that could not be written is a standing problem (a restart would run it twice).
     lastError: (rt.stateError ?? rt.lastError)?.message,
-    ready: running && rt.sm.state === 'Running' && (probes?.ready ?? true),
+    ready: running && rt.state === 'Running' && (probes?.ready ?? true),
     live: running && (probes?.live ?? true),
     probes,
-    usage: running ? rt.watchers?.usage : undefined,
-    breaker: rt.breaker?.status(now),
-    history: [...rt.sm.history],
+    usage: running ? rt.usage : undefined,
+    breaker: rt.breakerStatus(now),
+    history: [...rt.history],
     logs: rt.logs?.stats(),
   };
 }

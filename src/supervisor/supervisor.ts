@@ -7,10 +7,11 @@ import { ProcessRuntime } from './runtime.js';
 import { statusOf, type RuntimeStatus } from './status.js';
 import { StateStore, configHash } from './state-store.js';
 import { recover, switchKind, syncManaged, syncUnmanaged, terminate } from './sync.js';
-import { CircuitBreaker } from './restart-policy.js';
 import { reconcileStateDir } from './orphans.js';
 import { removeSpools } from './output.js';
+import { realOs, type OsPort } from './os-port.js';
 import { unrecord } from './persist.js';
+import { stopRun } from './run-control.js';
 
 /** Options of `new Supervisor`. Every field has a default. */
 export interface SupervisorOptions {
@@ -25,6 +26,8 @@ export interface SupervisorOptions {
   readonly historyLimit?: number;
   /** Called for every supervisor event; must not throw (a throw is logged and ignored). */
   readonly onEvent?: (e: SupervisorEvent) => void;
+  /** What spawns, signals and reads OS processes (a recording fake in unit tests). Default: the real OS. */
+  readonly os?: OsPort;
 }
 
 /**
@@ -81,6 +84,7 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
         clock: this.#clock,
         logger: this.#logger,
         store: this.#store,
+        os: this.#options.os ?? realOs,
         requeue: (i) => this.#requeue(i),
         emit: (e) => this.emit(e),
         adoptPollMs: this.#options.adoptPollMs ?? 500,
@@ -109,21 +113,19 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     try {
       spec = this.parse(ctx.config);
     } catch (err) {
-      const again = rt.lastError?.message === (err as Error).message; // retried with backoff: said once
-      rt.lastError = err as ConfigError;
-      if (!rt.running && rt.sm.state !== 'Failed') rt.setState('Failed', (err as Error).message);
+      const again = rt.specRejected(err as ConfigError); // retried with backoff: said once
       if (!again) this.#logger.error({ process: ctx.id, err }, rt.running ? 'invalid spec: keeping the running process on its last good spec' : 'invalid spec');
       throw err;
     }
     const hash = configHash(spec);
     try {
-      if (!rt.recovered) await recover(rt, spec, hash, ctx.signal);
+      if (rt.phase === 'recovering') await recover(rt, spec, hash, ctx.signal);
       if (rt.spec && rt.spec.kind !== spec.kind) await switchKind(rt, ctx.signal);
       const result = await (spec.kind === 'managed' ? syncManaged(rt, spec, hash, ctx.signal) : syncUnmanaged(rt, spec, hash, ctx.signal));
       if (rt.stateError) await rt.persist(); // a failed state write is retried by every sync until one succeeds
       return result;
     } catch (err) {
-      rt.lastError = err instanceof Error ? err : new Error(String(err));
+      rt.syncFailed(err instanceof Error ? err : new Error(String(err)));
       throw err;
     }
   }
@@ -143,7 +145,7 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
     if (!rt) return;
     await rt.logs?.close();
     if (this.#store) removeSpools(this.#store, ctx.id, this.#logger);
-    rt.finished = true;
+    rt.engineFinished();
     this.#endFollowers(ctx.id);
   }
 
@@ -165,7 +167,7 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
    */
   async killAll(): Promise<string[]> {
     const targets = [...this.#runtimes.values()].filter((rt) => rt.running && rt.spec?.kind === 'managed');
-    await Promise.all(targets.map((rt) => rt.stopRun('killed at shutdown', { graceMs: 0, kill: true })));
+    await Promise.all(targets.map((rt) => stopRun(rt, 'killed at shutdown', { graceMs: 0, kill: true })));
     return targets.map((rt) => rt.id).sort();
   }
 
@@ -227,22 +229,15 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
   /** Explicit stop: the process is stopped and kept stopped (Disabled) until `start`. Persisted for `unless-stopped`. */
   async stop(id: string): Promise<void> {
     const rt = this.known(id);
-    rt.disabled = true;
-    await rt.persist({ disabled: true });
+    rt.stopRequested();
+    await rt.persist();
     this.#requeue(id);
   }
 
   /** Explicit start after `stop` (also closes the breaker's wait and restart delay). */
   async start(id: string): Promise<void> {
     const rt = this.known(id);
-    // A finished job runs again only because of this call (a stopped one: see `disable`).
-    if (rt.done) rt.restartCause = 'requested';
-    rt.disabled = false;
-    rt.done = false;
-    rt.nextStartAt = undefined;
-    rt.failures = 0;
-    // An operator's start overrides an open breaker: it gets a fresh one.
-    if (rt.spec) rt.breaker = new CircuitBreaker(rt.spec.restart.breaker);
+    rt.startRequested();
     await rt.persist();
     this.#requeue(id);
   }
@@ -253,8 +248,7 @@ export class Supervisor implements ProcessSyncer<ProcessSpecInput> {
    */
   restart(id: string): void {
     const rt = this.known(id);
-    rt.restartRequested = true;
-    rt.nextStartAt = undefined;
+    rt.restartRequested();
     this.#requeue(id);
   }
 

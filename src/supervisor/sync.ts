@@ -1,14 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import type { ProcessSpec } from '../config/index.js';
 import type { SyncResult } from '../core/index.js';
-import { applyPolicy, emitBreaker, runningResult } from './after-exit.js';
 import { AttachError } from './errors.js';
-import { adoptProcess } from './handle.js';
 import { followSpools } from './output.js';
 import { restoreFinished, unrecord } from './persist.js';
-import { isLiveStat, readStat } from './proc.js';
+import { isLiveStat } from './proc.js';
+import { reattachRun, startRun, stopRun } from './run-control.js';
 import type { ProcessRuntime } from './runtime.js';
-import { stopProcess } from './signals.js';
 
 const DONE = Promise.resolve();
 
@@ -20,10 +18,9 @@ const DONE = Promise.resolve();
 /** An explicit stop: stop the run (an unmanaged process too: it was asked for) and stay Disabled. */
 async function disable(rt: ProcessRuntime, spec: ProcessSpec, signal: AbortSignal): Promise<SyncResult> {
   // Whatever ended the last run, the next one starts only because someone starts it.
-  rt.restartCause = 'requested';
-  if (rt.running) await rt.stopRun('stopped on request', { graceMs: spec.stopGracePeriod, signal });
-  rt.handle = undefined;
-  rt.setState('Disabled', 'stopped on request');
+  rt.nextStartCause('requested');
+  if (rt.running) await stopRun(rt, 'stopped on request', { graceMs: spec.stopGracePeriod, signal });
+  await rt.disabledNow();
   return {};
 }
 
@@ -34,38 +31,32 @@ export async function syncManaged(rt: ProcessRuntime, spec: ProcessSpec, hash: s
   if (rt.disabled) return disable(rt, spec, signal);
   if (rt.running) {
     const old = rt.spec ?? spec;
-    if (rt.hash !== hash || rt.restartRequested) {
-      const why = rt.restartRequested ? 'restart requested' : 'spec changed';
+    if (rt.hash !== hash || rt.wanted === 'restart') {
+      const why = rt.wanted === 'restart' ? 'restart requested' : 'spec changed';
       // Before the stop: a stop cut short by an abort is finished, and the start made, by a later sync.
-      rt.restartCause = 'requested';
-      await rt.stopRun(why, { graceMs: old.stopGracePeriod, signal });
-      rt.restartRequested = false;
-      rt.handle = undefined;
-      rt.failures = 0;
-      rt.nextStartAt = undefined;
-      rt.adopt(spec, hash);
-      rt.setState('Stopped', why);
+      rt.nextStartCause('requested');
+      await stopRun(rt, why, { graceMs: old.stopGracePeriod, signal });
+      await rt.replaced(spec, hash, why);
       return startNow(rt, spec, why, signal);
     }
-    if (rt.endRequest) {
-      const { reason, kill } = rt.endRequest;
-      await rt.stopRun(reason, { graceMs: spec.stopGracePeriod, kill, signal });
-      applyPolicy(rt, reason);
-    } else return runningResult(rt);
+    const end = rt.endRequest;
+    if (!end) return rt.resyncHint();
+    await stopRun(rt, end.reason, { graceMs: spec.stopGracePeriod, kill: end.kill, signal });
+    rt.followPolicy(end.reason);
   }
-  rt.adopt(spec, hash);
-  rt.restartRequested = false;
+  rt.applySpec(spec, hash);
+  rt.restartAnswered();
   if (rt.done) {
     await rt.persist(); // the finish, so a restarted procmgr does not run the job again
     return { terminal: true };
   }
   now = rt.deps.clock.now(); // a stop above took time
-  const at = Math.max(rt.nextStartAt ?? now, rt.breaker?.allowedAt(now) ?? now);
+  const at = rt.startAllowedAt(now);
   if (at > now) {
-    if (rt.sm.state !== 'Backoff') rt.setState('Backoff', 'waiting for the circuit breaker');
+    rt.heldBack();
     return { requeueAfterMs: at - now };
   }
-  if (rt.breaker?.state(now) === 'halfOpen') emitBreaker(rt, now);
+  rt.startDue(now);
   return startNow(rt, spec, rt.hadRun ? 'restart' : 'create', signal);
 }
 
@@ -73,8 +64,8 @@ async function startNow(rt: ProcessRuntime, spec: ProcessSpec, reason: string, s
   // A call the engine gave up on (or a process it finished) must not spawn anything any more.
   signal.throwIfAborted();
   if (rt.finished) return {};
-  await rt.start(spec, reason);
-  return runningResult(rt);
+  await startRun(rt, spec, reason);
+  return rt.resyncHint();
 }
 
 async function readPid(spec: ProcessSpec): Promise<number> {
@@ -94,22 +85,18 @@ async function readPid(spec: ProcessSpec): Promise<number> {
 /** Attaches to (or keeps watching) an unmanaged process. It is never spawned and, here, never signalled. */
 export async function syncUnmanaged(rt: ProcessRuntime, spec: ProcessSpec, hash: string, signal: AbortSignal): Promise<SyncResult> {
   if (rt.disabled) return disable(rt, spec, signal);
-  rt.adopt(spec, hash);
+  rt.applySpec(spec, hash);
   const pid = await readPid(spec);
   if (rt.running && rt.handle?.pid === pid) return {};
-  const stat = readStat(pid);
+  const { os, clock, adoptPollMs } = rt.deps;
+  const stat = os.readStat(pid);
   if (!isLiveStat(stat)) {
-    if (rt.sm.state !== 'Stopped' && rt.sm.state !== 'Failed') rt.setState('Stopped', `pid ${pid} is not running`);
+    rt.notRunning(pid);
     throw new AttachError(`pid ${pid}${spec.pidFile ? ` (from ${spec.pidFile})` : ''} is not running`, { details: { pid } });
   }
-  if (rt.running) {
-    // The pid file points elsewhere now (the service was restarted by its own manager).
-    rt.handle?.dispose();
-    await rt.endWatchers();
-    rt.setState('Stopped', `pid changed to ${pid}`);
-  }
-  rt.begin(adoptProcess({ pid, startTimeTicks: stat.startTimeTicks, group: false, startedAt: rt.deps.clock.now(), pollMs: rt.deps.adoptPollMs }, rt.deps.clock), spec);
-  rt.lastError = undefined;
+  // The pid file points elsewhere now (the service was restarted by its own manager).
+  if (rt.running) await rt.pidMoved(pid);
+  rt.attached(os.adopt({ pid, startTimeTicks: stat.startTimeTicks, group: false, startedAt: clock.now(), pollMs: adoptPollMs }, clock), spec);
   rt.deps.logger.info({ process: rt.id, pid }, 'attached');
   return {};
 }
@@ -122,91 +109,72 @@ export async function syncUnmanaged(rt: ProcessRuntime, spec: ProcessSpec, hash:
  * the sync is retried): a process may be running from before, so none is started meanwhile.
  */
 export async function recover(rt: ProcessRuntime, spec: ProcessSpec, hash: string, signal: AbortSignal): Promise<void> {
-  const store = rt.deps.store;
-  if (!store) {
-    rt.recovered = true;
-    return;
-  }
+  const { store, os, clock, emit, logger } = rt.deps;
+  if (!store) return rt.recovered();
   const rec = await store.read(rt.id);
-  rt.recovered = true; // from here on, anything that fails is retried as a normal sync
-  if (!rec) return;
-  rt.restarts = rec.restarts ?? 0;
-  rt.requestedRestarts = rec.requestedRestarts ?? 0;
-  if (rec.disabled && spec.restart.policy === 'unless-stopped') rt.disabled = true;
+  if (!rec) return rt.recovered();
+  rt.restoredCounts({ restarts: rec.restarts ?? 0, requestedRestarts: rec.requestedRestarts ?? 0, disabled: rec.disabled === true && spec.restart.policy === 'unless-stopped' });
   if (spec.kind === 'managed' && restoreFinished(rt, rec, hash)) return;
-  if (rec.pid === undefined || rec.startTimeTicks === undefined || spec.kind !== 'managed') return;
-  const stat = readStat(rec.pid);
+  if (rec.pid === undefined || rec.startTimeTicks === undefined || spec.kind !== 'managed') return rt.recovered();
+  const stat = os.readStat(rec.pid);
   const reused = stat !== undefined && stat.startTimeTicks !== rec.startTimeTicks;
-  const emit = rt.deps.emit;
   // A run was recorded, so whatever starts next is a restart: after a stale config's run is
   // stopped, one asked for; after a run that ended while nobody watched, one that was not.
-  rt.hadRun = true;
+  rt.ranBefore();
   if (isLiveStat(stat, rec.startTimeTicks) && rec.configHash === hash && !rt.disabled) {
-    rt.adopt(spec, hash);
-    rt.reattach(spec, { pid: rec.pid, startTimeTicks: rec.startTimeTicks, startedAt: rec.startedAt, group: stat.pgrp === rec.pid, runMark: rec.runMark });
+    rt.applySpec(spec, hash);
+    reattachRun(rt, spec, { pid: rec.pid, startTimeTicks: rec.startTimeTicks, startedAt: rec.startedAt, group: stat.pgrp === rec.pid, runMark: rec.runMark });
     emit({ type: 'reattached', id: rt.id, pid: rec.pid });
-    rt.deps.logger.info({ process: rt.id, pid: rec.pid }, 'reattached to the process a previous supervisor started');
+    logger.info({ process: rt.id, pid: rec.pid }, 'reattached to the process a previous supervisor started');
     return;
   }
   if (isLiveStat(stat, rec.startTimeTicks)) {
-    rt.restartCause = 'requested';
+    rt.nextStartCause('requested');
     emit({ type: 'reattachRefused', id: rt.id, pid: rec.pid, reason: 'configChanged' });
-    rt.deps.logger.warn({ process: rt.id, pid: rec.pid }, 'found our process from before a restart with another config: stopping it');
-    const old = adoptProcess(
-      { pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: stat.pgrp === rec.pid, startedAt: rt.deps.clock.now(), pollMs: rt.deps.adoptPollMs, runMark: rec.runMark },
-      rt.deps.clock,
-    );
+    logger.warn({ process: rt.id, pid: rec.pid }, 'found our process from before a restart with another config: stopping it');
+    const old = os.adopt({ pid: rec.pid, startTimeTicks: rec.startTimeTicks, group: stat.pgrp === rec.pid, startedAt: clock.now(), pollMs: rt.deps.adoptPollMs, runMark: rec.runMark }, clock);
     try {
-      // Not recovered until it is gone: a failed or aborted stop is retried by the next sync.
-      rt.recovered = false;
-      await stopProcess(old, { signal: spec.stopSignal, tree: spec.killMode === 'tree', graceMs: spec.stopGracePeriod, clock: rt.deps.clock, abort: signal });
-      rt.recovered = true;
+      // Still recovering until it is gone: a failed or aborted stop is retried by the next sync.
+      await os.stop(old, { signal: spec.stopSignal, tree: spec.killMode === 'tree', graceMs: spec.stopGracePeriod, clock, abort: signal });
     } finally {
       old.dispose();
     }
   } else {
     const reason = reused ? 'pidReused' : 'gone';
-    rt.restartCause = 'unexpected';
+    rt.nextStartCause('unexpected');
     emit({ type: 'reattachRefused', id: rt.id, pid: rec.pid, reason });
-    rt.deps.logger.info({ process: rt.id, pid: rec.pid, reason }, 'not reattaching: the recorded process is gone');
+    logger.info({ process: rt.id, pid: rec.pid, reason }, 'not reattaching: the recorded process is gone');
     // What it wrote after the last procmgr stopped reading (often why it died) is kept for `logs`.
-    rt.adopt(spec, hash);
+    rt.applySpec(spec, hash);
     if (rt.logs) followSpools(store, rt.id, { ended: DONE, logs: rt.logs, resume: true }, rt.deps);
     // `never` is never run twice (nor is a Never pod by the kubelet), even when its end went unseen.
-    const unseen = { pid: rec.pid, code: null, signal: null, at: rt.deps.clock.now(), reason: 'ended while procmgr was down (exit status unknown)' };
+    const unseen = { pid: rec.pid, code: null, signal: null, at: clock.now(), reason: 'ended while procmgr was down (exit status unknown)' };
     if (reason === 'gone' && spec.restart.policy === 'never' && restoreFinished(rt, { ...rec, finished: unseen }, hash)) {
       await rt.persist();
       return;
     }
   }
   await unrecord(rt);
+  rt.recovered();
 }
 
 /** Stops a process for good (engine's Terminating). Unmanaged processes are only detached. */
 export async function terminate(rt: ProcessRuntime, graceMs: number, signal: AbortSignal): Promise<void> {
-  if (rt.running && rt.spec?.kind === 'managed') await rt.stopRun('terminating', { graceMs, signal });
+  if (rt.running && rt.spec?.kind === 'managed') await stopRun(rt, 'terminating', { graceMs, signal });
   else if (rt.spec?.kind === 'managed') rt.noteExit();
-  rt.handle?.dispose();
-  await rt.endWatchers();
-  if (rt.sm.state !== 'Disabled' && rt.sm.state !== 'Failed') rt.setState('Stopped', 'terminated');
-  rt.handle = undefined;
+  await rt.terminated();
   // An explicit stop is remembered (unless-stopped across restarts), and so is a finished job (not
   // run again for the same spec); anything else is forgotten. Neither throws: a stop is not held up.
   if (rt.disabled || rt.done) await rt.persist();
   else await unrecord(rt);
 }
 
-
 /**
  * The spec changed kind. An unmanaged process was never ours to signal: it is only detached.
  * A managed one is ours: it is stopped, so nothing runs untracked.
  */
 export async function switchKind(rt: ProcessRuntime, signal: AbortSignal): Promise<void> {
-  rt.restartCause = 'requested'; // another kind is another spec
-  if (rt.running && rt.spec?.kind === 'managed') await rt.stopRun('kind changed', { graceMs: rt.spec.stopGracePeriod, signal });
-  rt.handle?.dispose();
-  await rt.endWatchers();
-  rt.handle = undefined;
-  rt.done = false;
-  if (rt.sm.state !== 'Stopped' && rt.sm.state !== 'Disabled') rt.setState('Stopped', 'kind changed');
+  rt.nextStartCause('requested'); // another kind is another spec
+  if (rt.running && rt.spec?.kind === 'managed') await stopRun(rt, 'kind changed', { graceMs: rt.spec.stopGracePeriod, signal });
+  await rt.kindSwitched();
 }
