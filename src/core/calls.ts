@@ -41,8 +41,9 @@ export class Calls<C> {
   start(rec: ProcessRecord<C>, hook: Hook): void {
     const s = this.#s;
     const timeoutMs = hook === 'syncTerminating' ? (rec.gracePeriodMs ?? 0) + s.terminatingSlackMs : s.callTimeoutMs;
-    const call: ActiveCall = { hook, controller: new AbortController(), startedAt: s.clock.now(), abortedFor: undefined, deadline: undefined };
-    call.deadline = this.#deadlines.add(rec, timeoutMs);
+    const now = s.clock.now();
+    const call: ActiveCall = { hook, controller: new AbortController(), startedAt: now, abortedFor: undefined, deadline: undefined };
+    call.deadline = this.#deadlines.add(rec, timeoutMs, now);
     rec.call = call;
     let result: Promise<unknown>;
     try {

@@ -48,9 +48,12 @@ export class Deadlines<T> {
     return this.#live;
   }
 
-  /** Arms a deadline for `item` `delayMs` from now; `onDue(item)` runs then unless it is cancelled. */
-  add(item: T, delayMs: number): Deadline<T> {
-    const d: Deadline<T> = { item, at: this.#clock.now() + delayMs, live: true };
+  /**
+   * Arms a deadline for `item` `delayMs` after `now` (the clock's, unless the caller just read
+   * it); `onDue(item)` runs then unless it is cancelled.
+   */
+  add(item: T, delayMs: number, now = this.#clock.now()): Deadline<T> {
+    const d: Deadline<T> = { item, at: now + delayMs, live: true };
     let lane = this.#lanes.get(delayMs);
     if (!lane) this.#lanes.set(delayMs, (lane = { entries: [], head: 0 }));
     lane.entries.push(d);
