@@ -20,7 +20,8 @@ interface Lane<T> {
  * grace periods) keeps a plain FIFO lane: adding is a push, and the next due deadline is at the
  * head of one of the few lanes. Nearly every deadline is cancelled long before it is due, so a
  * cancel only marks its entry: dead entries are skipped when they reach the head, the lanes are
- * compacted once dead entries outnumber live ones, and everything is dropped (timer included)
+ * compacted when an add finds dead entries outnumbering live ones (so they hold at most about
+ * twice the most deadlines ever armed at once), and everything is dropped (timer included)
  * whenever no deadline is live.
  *
  * Ordering assumes the clock does not step back; if it does, a deadline added after the step
@@ -53,6 +54,9 @@ export class Deadlines<T> {
    * it); `onDue(item)` runs then unless it is cancelled.
    */
   add(item: T, delayMs: number, now = this.#clock.now()): Deadline<T> {
+    // Compacting here rather than on cancel: a batch of calls that all settle ends in the cheap
+    // reset instead of compacting on its way down.
+    if (this.#stored > 2 * this.#live + 1024) this.#compact();
     const d: Deadline<T> = { item, at: now + delayMs, live: true };
     let lane = this.#lanes.get(delayMs);
     if (!lane) this.#lanes.set(delayMs, (lane = { entries: [], head: 0 }));
@@ -69,7 +73,6 @@ export class Deadlines<T> {
     d.live = false;
     // The armed timer may now be early; it re-arms itself when it fires.
     if (--this.#live === 0) this.#reset();
-    else if (this.#stored > 2 * this.#live + 1024) this.#compact();
   }
 
   /** Drops every deadline and the timer. */
@@ -134,7 +137,8 @@ export class Deadlines<T> {
     for (const [delay, lane] of this.#lanes) {
       const live = lane.entries.slice(lane.head).filter((d) => d.live);
       if (live.length === 0) this.#lanes.delete(delay);
-      else this.#lanes.set(delay, { entries: live, head: 0 });
+      lane.entries = live;
+      lane.head = 0;
     }
     this.#stored = this.#live;
   }

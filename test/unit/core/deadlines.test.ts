@@ -97,6 +97,9 @@ describe('Deadlines', () => {
     }
     for (const d of cancelled) deadlines.cancel(d);
     expect(deadlines.size).toBe(20);
+    deadlines.add('after', 1_000); // finds the lanes mostly dead and compacts them
+    expected.push({ item: 'after', at: clock.now() + 1_000 });
+    expect(deadlines.size).toBe(21);
     clock.advance(2_000);
     expect(due).toEqual(expected.sort((a, b) => a.at - b.at));
     expect(clock.pendingTimers()).toBe(0);
