@@ -1,7 +1,7 @@
 import { SyncTimeoutError, abortError, describe } from '../util/index.js';
 import type { AbortCause, ActiveCall, ProcessRecord } from './record.js';
 import type { Settings } from './settings.js';
-import { TimerQueue } from './timer-queue.js';
+import { Deadlines } from './deadlines.js';
 import type { Hook } from './types.js';
 
 /** How a call's answer (or its abandonment) reaches the engine. */
@@ -18,8 +18,8 @@ export interface CallsOptions<C> {
 /**
  * The mechanics of one syncer call per process: its context, its AbortController, its deadline
  * (`callTimeoutMs`, or for `syncTerminating` the grace period plus `terminatingSlackMs`), and what
- * happens when it overstays. Each call has exactly one entry in the deadline queue from the
- * moment it starts: its own deadline, replaced by the abort grace when it is aborted. A call
+ * happens when it overstays. Each call has exactly one armed deadline from the moment it
+ * starts: its own, replaced by the abort grace when it is aborted. A call
  * past its deadline is aborted; a call that then ignores its abort for `abortGraceMs` is
  * abandoned (settled as failed), so nothing waits on it forever, and its late answer is dropped
  * because the engine only accepts the answer of the call it holds.
@@ -29,20 +29,22 @@ export interface CallsOptions<C> {
 export class Calls<C> {
   readonly #o: CallsOptions<C>;
   readonly #s: Settings<C>;
-  readonly #deadlines: TimerQueue<ProcessRecord<C>>;
+  readonly #deadlines: Deadlines<ProcessRecord<C>>;
 
   constructor(o: CallsOptions<C>) {
     this.#o = o;
     this.#s = o.settings;
-    this.#deadlines = new TimerQueue(o.settings.clock, (rec) => o.guard(() => this.#onDeadline(rec)));
+    this.#deadlines = new Deadlines(o.settings.clock, (rec) => o.guard(() => this.#onDeadline(rec)));
   }
 
   /** Makes a call of `hook` the one call in flight for `rec`; its outcome goes to `settle`. */
   start(rec: ProcessRecord<C>, hook: Hook): void {
     const s = this.#s;
-    const call: ActiveCall = { hook, controller: new AbortController(), startedAt: s.clock.now(), abortedFor: undefined };
+    const timeoutMs = hook === 'syncTerminating' ? (rec.gracePeriodMs ?? 0) + s.terminatingSlackMs : s.callTimeoutMs;
+    const now = s.clock.now();
+    const call: ActiveCall = { hook, controller: new AbortController(), startedAt: now, abortedFor: undefined, deadline: undefined };
+    call.deadline = this.#deadlines.add(rec, timeoutMs, now);
     rec.call = call;
-    this.#deadlines.set(rec, hook === 'syncTerminating' ? (rec.gracePeriodMs ?? 0) + s.terminatingSlackMs : s.callTimeoutMs);
     let result: Promise<unknown>;
     try {
       result = Promise.resolve(this.#invoke(rec, hook, call.controller.signal));
@@ -55,9 +57,9 @@ export class Calls<C> {
     );
   }
 
-  /** Bookkeeping once `rec`'s call is settled, by its own answer or by abandonment. */
-  done(rec: ProcessRecord<C>): void {
-    this.#deadlines.delete(rec);
+  /** Bookkeeping once `call` is settled, by its own answer or by abandonment. */
+  done(call: ActiveCall): void {
+    this.#disarm(call);
   }
 
   /** Aborts `call` and gives it `abortGraceMs` from now to settle before it is abandoned. */
@@ -67,14 +69,15 @@ export class Calls<C> {
       if (cause === 'superseded') call.abortedFor = cause;
       return;
     }
-    // `set`, not `add`: the grace replaces the call's deadline, even when it ends later.
-    this.#deadlines.set(rec, this.#s.abortGraceMs);
+    // The grace replaces the call's deadline, even when it ends later.
+    this.#disarm(call);
+    call.deadline = this.#deadlines.add(rec, this.#s.abortGraceMs);
     this.#signal(rec, call, cause, reason ?? abortError(`${call.hook} for "${rec.id}" was superseded by a newer update`));
   }
 
   /** Aborts `call` for good (forced shutdown, engine failure); nobody waits for its answer. */
   abandon(rec: ProcessRecord<C>, call: ActiveCall, reason: unknown): void {
-    this.#deadlines.delete(rec);
+    this.#disarm(call);
     this.#signal(rec, call, 'shutdown', reason);
   }
 
@@ -95,6 +98,11 @@ export class Calls<C> {
       case 'syncTerminated':
         return syncer.syncTerminated(base);
     }
+  }
+
+  #disarm(call: ActiveCall): void {
+    if (call.deadline) this.#deadlines.cancel(call.deadline);
+    call.deadline = undefined;
   }
 
   #signal(rec: ProcessRecord<C>, call: ActiveCall, cause: AbortCause, reason: unknown): void {

@@ -222,7 +222,7 @@ export class Engine<C> {
   #settle(rec: ProcessRecord<C>, call: ActiveCall, ok: boolean, value: unknown): void {
     if (rec.call !== call) return; // abandoned, force-stopped, or the engine stopped
     rec.call = undefined;
-    this.#calls.done(rec);
+    this.#calls.done(call);
     const now = this.#clock.now();
     rec.lastSyncAt = now;
     rec.syncCount++;

@@ -1,3 +1,4 @@
+import type { Deadline } from './deadlines.js';
 import type { Hook, ProcessStatus, UpdateType } from './types.js';
 import { phaseOf } from './phase.js';
 
@@ -10,6 +11,8 @@ export interface ActiveCall {
   readonly controller: AbortController;
   readonly startedAt: number;
   abortedFor: AbortCause | undefined;
+  /** Its one armed deadline: its own, or the abort grace once aborted; unset once it ended. */
+  deadline: Deadline<unknown> | undefined;
 }
 
 /** The pending slot: the latest update not yet picked up by the worker (latest config wins). */

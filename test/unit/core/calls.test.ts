@@ -23,7 +23,7 @@ function setup(options: { callTimeoutMs: number; abortGraceMs: number }) {
     settle: (rec, call, ok, value) => {
       if (rec.call !== call) return;
       rec.call = undefined;
-      calls.done(rec);
+      calls.done(call);
       settled.push({ ok, value, at: clock.now() });
     },
   });
