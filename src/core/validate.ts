@@ -1,18 +1,13 @@
-import { InvalidArgumentError, isAbortLike, realClock, silentLogger } from '../util/index.js';
+import { InvalidArgumentError, isAbortLike, isProcessId, PROCESS_ID_EXPECTED, realClock, silentLogger } from '../util/index.js';
 import type { ProcessManagerOptions, ProcessUpdate, TerminateOptions } from './types.js';
 import { UPDATE_TYPES } from './types.js';
 import type { Settings } from './settings.js';
 
-// Printable, no whitespace, at most 253 characters (a DNS subdomain's length, so ids can
-// become Kubernetes names and label values downstream), and Unicode: a lone surrogate has no
-// UTF-8 form, so such an id could not be named in a URL, a file name or a log line.
-const ID_PATTERN = /^[^\s\p{Cc}\p{Cs}]{1,253}$/u;
-
 /** Throws `InvalidArgumentError` unless `id` is a usable process id. */
 export function checkId(id: unknown, field = 'id'): asserts id is string {
-  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+  if (!isProcessId(id)) {
     throw new InvalidArgumentError(
-      `${field}: expected a non-empty string of at most 253 printable characters without whitespace, got ${show(id)}`,
+      `${field}: expected ${PROCESS_ID_EXPECTED}, got ${show(id)}`,
       { field, value: id },
     );
   }
