@@ -1,5 +1,4 @@
 import type { Row, Target } from './lib.js';
-import { progress } from './lib.js';
 import { Bare } from './peers/bare.js';
 import type { Contender } from './peers/contender.js';
 import { installPm2, installProcmgr, installSupervisor } from './peers/install.js';
@@ -7,7 +6,8 @@ import { Pm2 } from './peers/pm2.js';
 import { Procmgr } from './peers/procmgr.js';
 import { Supervisord } from './peers/supervisord.js';
 import { leftovers, onSweep, sweep, sweepOnSignals } from './peers/sweep.js';
-import { measure, type Figures, type Sizes } from './peers/workloads.js';
+import { measureAll, type Figures } from './peers/schedule.js';
+import type { Sizes } from './peers/workloads.js';
 
 /**
  * Peers suite (issue #17): procmgr side by side with what its users would pick instead, in one
@@ -21,10 +21,11 @@ import { measure, type Figures, type Sizes } from './peers/workloads.js';
  *   install), so old and new run side by side;
  * - pm2: the npm package (pinned) in a cached prefix, PM2_HOME in a temp dir, its CLI;
  * - supervisord: Debian's package (peers/install-supervisor.sh), foreground, own config and socket.
- * Workloads: cold start to the control interface answering; start 200 sleeps until all run and
- * stop them (SIGTERM) until none is left (median of TRIALS); SIGKILL → a new pid, at random
- * moments among a pool of sleeps; 100 idle sleeps: the daemon's CPU and peak RSS (its process
- * tree minus the apps); 100 tiny HTTP servers with 1 s liveness probes: CPU per check against the
+ * Workloads: cold start to the control interface answering and start 200 sleeps until all run and
+ * stop them (SIGTERM) until none is left (medians of `trials`); SIGKILL → a new pid, at random
+ * moments among a pool of sleeps, in `restartRounds` blocks; the contenders take turns per trial
+ * and per block (peers/schedule.ts), so load drift spreads over all of them; 100 idle sleeps: the
+ * daemon's CPU and peak RSS (its process tree minus the apps); 100 tiny HTTP servers with 1 s liveness probes: CPU per check against the
  * bare prober. Ratio rows compare with procmgr; the issue's targets are on them.
  *
  * How to run:
@@ -38,8 +39,9 @@ import { measure, type Figures, type Sizes } from './peers/workloads.js';
  * from whatever else runs on the machine too: compare within one run.
  */
 
-const FULL: Sizes = { start: 200, trials: 3, restartPool: 10, kills: 60, idle: 100, idleSeconds: 30 };
-const QUICK: Sizes = { start: 40, trials: 1, restartPool: 5, kills: 10, idle: 20, idleSeconds: 5 };
+const FULL: Sizes = { start: 200, trials: 3, restartPool: 10, kills: 60, restartRounds: 3, idle: 100, idleSeconds: 30 };
+// Two trials and two blocks, so a dry run takes turns too.
+const QUICK: Sizes = { start: 40, trials: 2, restartPool: 5, kills: 10, restartRounds: 2, idle: 20, idleSeconds: 5 };
 
 interface Options {
   readonly baseline?: string;
@@ -97,7 +99,7 @@ interface Metric {
 
 function rows(results: ReadonlyMap<string, Figures>, sz: Sizes, baseline: string | undefined): Row[] {
   const metrics: Metric[] = [
-    { label: 'cold start → control answers', n: 1, unit: 'ms', pick: (f) => f.coldMs },
+    { label: 'cold start → control answers', n: sz.trials, unit: 'ms', pick: (f) => f.coldMs },
     { label: `start ${sz.start}`, n: sz.start, unit: 'ms', pick: (f) => f.startMs, peers: { pm2: AT_LEAST(3), supervisord: AT_LEAST(3) }, bare: AT_MOST(1.25) },
     { label: `stop ${sz.start}`, n: sz.start, unit: 'ms', pick: (f) => f.stopMs, peers: { pm2: AT_LEAST(3), supervisord: AT_LEAST(3) }, bare: AT_MOST(1.5) },
     { label: 'restart p50', n: sz.kills, unit: 'ms', pick: (f) => f.restartP50, peers: { pm2: AT_LEAST(1) }, bare: AT_MOST(5), bareDiff: true },
@@ -151,16 +153,16 @@ export async function run(args: readonly string[] = []): Promise<Row[]> {
   let failure: Error | undefined;
   try {
     const list = contenders(o);
-    for (const [i, c] of list.entries()) {
-      // Also on Ctrl-C: the daemon is asked to stop before the sweep kills what is left.
-      const forget = onSweep(() => c.shutdown());
-      try {
-        results.set(c.name, await measure(c, i, sz));
-      } finally {
-        forget();
-        progress(`${c.name}: shutting down`);
-        await c.shutdown();
-      }
+    // Also on Ctrl-C: the daemons are asked to stop before the sweep kills what is left.
+    const shutdownAll = async (): Promise<void> => {
+      for (const c of list) await c.shutdown().catch((err: unknown) => console.error(`  … ${c.name}: shutdown failed: ${String(err)}`));
+    };
+    const forget = onSweep(shutdownAll);
+    try {
+      for (const [name, f] of await measureAll(list, sz)) results.set(name, f);
+    } finally {
+      forget();
+      await shutdownAll();
     }
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err));

@@ -17,6 +17,7 @@ export class Bare implements Contender {
   async boot(): Promise<number> {
     const p = new Spawned(process.execPath, [BARE_SUPERVISOR], { stdin: true });
     this.#p = p;
+    this.#acks = 0;
     await pollUntil(() => (p.lines.includes('ready') ? true : (p.assertRunning('starting'), undefined)), 'the bare loop', { everyMs: 1, limitMs: 30_000 });
     return performance.now() - p.spawnedAt;
   }
@@ -42,6 +43,7 @@ export class Bare implements Contender {
     if (!p) return;
     p.child.stdin?.end();
     await p.stop(5_000);
+    this.#p = undefined;
   }
 
   #need(): Spawned {

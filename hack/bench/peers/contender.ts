@@ -18,6 +18,14 @@ export interface App {
   readonly probePort?: number;
 }
 
+/** One app's liveness checks so far. */
+export interface ProbeCount {
+  /** Checks finished, passed or failed. */
+  readonly checks: number;
+  /** Passes since the last failed check (all of them while none failed). */
+  readonly passedInARow: number;
+}
+
 export interface Contender {
   /** As it appears in the table ("pm2", "procmgr@375547f"). */
   readonly name: string;
@@ -33,8 +41,8 @@ export interface Contender {
   stopApps(): Promise<void>;
   /** Forgets the stopped apps, so the next workload starts from an empty set (not measured). */
   clear(): Promise<void>;
-  /** Liveness checks passed so far, summed over the apps (contenders with `probes`). */
-  checks?(): Promise<number>;
+  /** Each probed app's liveness checks so far, by app name (contenders with `probes`). */
+  probeCounts?(): Promise<ReadonlyMap<string, ProbeCount>>;
   /** Stops the daemon and whatever it still runs. */
   shutdown(): Promise<void>;
 }

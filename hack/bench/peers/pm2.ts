@@ -106,6 +106,8 @@ export class Pm2 implements Contender {
       }
     }
     this.#ping?.child.kill('SIGKILL');
+    this.#ping = undefined;
     rmSync(this.#home, { recursive: true, force: true });
+    this.#home = '';
   }
 }

@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Spawned, pollUntil } from './child.js';
-import type { App, Contender } from './contender.js';
+import type { App, Contender, ProbeCount } from './contender.js';
 import type { Installed } from './install.js';
 import { freePorts } from '../daemon.js';
 
@@ -12,6 +12,8 @@ interface ApiProcess {
   readonly id: string;
   readonly probes?: { readonly probes?: { readonly liveness?: { readonly successes?: number } } };
 }
+
+const CHECK_COUNT = /^procmgr_probe_duration_seconds_count\{([^}]*)\} (\d+)$/gm;
 
 /** One request to the daemon's API on 127.0.0.1: status and body, or undefined when nothing answers. */
 function request(port: number, method: string, urlPath: string, token?: string, body?: unknown): Promise<{ status: number; body: string } | undefined> {
@@ -106,15 +108,34 @@ export class Procmgr implements Contender {
     // The empty set of stopApps left nothing to forget.
   }
 
-  async checks(): Promise<number> {
+  /**
+   * Passes in a row from the API (`successes`, which a failure resets) and all checks from the
+   * `procmgr_probe_duration_seconds` histogram of /metrics, whose count every check adds to.
+   */
+  async probeCounts(): Promise<ReadonlyMap<string, ProbeCount>> {
     const res = await request(this.#port, 'GET', '/v1/processes', this.#token);
     if (res?.status !== 200) throw new Error(`${this.name}: GET /v1/processes answered ${res?.status ?? 'nothing'}`);
-    const { processes } = JSON.parse(res.body) as { processes: ApiProcess[] };
-    return processes.reduce((sum, p) => sum + (p.probes?.probes?.liveness?.successes ?? 0), 0);
+    const metrics = await request(this.#port, 'GET', '/metrics', this.#token);
+    if (metrics?.status !== 200) throw new Error(`${this.name}: GET /metrics answered ${metrics?.status ?? 'nothing'}`);
+    const checks = new Map<string, number>();
+    for (const m of metrics.body.matchAll(CHECK_COUNT)) {
+      const labels = m[1] ?? '';
+      const id = /(?:^|,)process="([^"]*)"/.exec(labels)?.[1];
+      if (id !== undefined && /(?:^|,)probe="liveness"/.test(labels)) checks.set(id, Number(m[2]));
+    }
+    const out = new Map<string, ProbeCount>();
+    for (const p of (JSON.parse(res.body) as { processes: ApiProcess[] }).processes) {
+      const liveness = p.probes?.probes?.liveness;
+      if (liveness === undefined) continue;
+      out.set(p.id, { checks: checks.get(p.id) ?? 0, passedInARow: liveness.successes ?? 0 });
+    }
+    return out;
   }
 
   async shutdown(): Promise<void> {
     await this.#d?.stop(40_000);
+    this.#d = undefined;
     if (this.#dir !== undefined) rmSync(this.#dir, { recursive: true, force: true });
+    this.#dir = undefined;
   }
 }

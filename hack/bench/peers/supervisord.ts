@@ -125,6 +125,8 @@ export class Supervisord implements Contender {
 
   async shutdown(): Promise<void> {
     await this.#d?.stop(30_000);
+    this.#d = undefined;
     if (this.#dir !== '') rmSync(this.#dir, { recursive: true, force: true });
+    this.#dir = '';
   }
 }

@@ -24,6 +24,11 @@ export function tag(contender: number, index: number): string {
   return `1${RUN}${contender}${String(index).padStart(3, '0')}`;
 }
 
+/** The contender index (0-9) in a tag made by `tag`. */
+export function contenderOf(t: string): number {
+  return Number(t.charAt(t.length - 4));
+}
+
 /** The tag in an app's argv (`sleep <tag>` or `node tiny-http.ts --peers-tag=<tag>`), if any. */
 export function tagOf(argv: readonly string[]): string | undefined {
   for (let i = 1; i < argv.length; i++) {
