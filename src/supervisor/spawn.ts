@@ -35,11 +35,6 @@ export function processEnv(spec: Pick<ProcessSpec, 'env' | 'inheritEnv'>): Recor
   return spec.inheritEnv ? { ...inheritedEnv(), ...spec.env } : { ...spec.env };
 }
 
-// Resolved executables by (cwd, PATH, command). A hit skips the PATH walk (up to one stat per
-// entry, most failing); a file that disappears later fails the spawn with ENOENT, which evicts it.
-const resolved = new Map<string, string>();
-const RESOLVED_MAX = 1_000;
-
 async function isDirectory(path: string): Promise<boolean | undefined> {
   try {
     return (await stat(path)).isDirectory();
@@ -66,18 +61,12 @@ async function checkExecutable(path: string): Promise<'ok' | 'missing' | 'notFil
   return (st.mode & 0o111) === 0 ? 'notExecutable' : 'ok';
 }
 
-/** Finds `command` the way execvp would: a path with a slash as is (against cwd), else each PATH entry. */
+/**
+ * Finds `command` the way execvp would: a path with a slash as is (against cwd), else each PATH
+ * entry in order. Walked at every spawn, never cached: an executable installed earlier on PATH,
+ * or a changed PATH, counts from the next start, as it would in a shell.
+ */
 async function findExecutable(command: string, cwd: string | undefined, pathVar: string | undefined): Promise<string> {
-  const key = `${cwd ?? ''}\0${pathVar ?? ''}\0${command}`;
-  const hit = resolved.get(key);
-  if (hit !== undefined) return hit;
-  const file = await lookUp(command, cwd, pathVar);
-  if (resolved.size >= RESOLVED_MAX) resolved.clear();
-  resolved.set(key, file);
-  return file;
-}
-
-async function lookUp(command: string, cwd: string | undefined, pathVar: string | undefined): Promise<string> {
   if (command.includes('/')) {
     const file = isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command);
     const verdict = await checkExecutable(file);
@@ -118,7 +107,6 @@ export async function prepareSpawn(spec: ProcessSpec): Promise<SpawnPlan> {
 }
 
 function spawnFailure(err: NodeJS.ErrnoException, plan: SpawnPlan): SpawnError {
-  for (const [key, file] of resolved) if (file === plan.file) resolved.delete(key);
   switch (err.code) {
     case 'ENOENT':
       return new SpawnError('EXECUTABLE_NOT_FOUND', `command: ${plan.file} could not be executed: ${err.message}`, { cause: err });
