@@ -1,7 +1,8 @@
-import type { ClientRequest, RequestOptions } from 'node:http';
+import type { RequestOptions } from 'node:http';
 import { HTTP_FIELD_VALUE, HTTP_TARGET, HTTP_TOKEN } from '../../config/index.js';
-import { http, loadHttps } from '../../util/builtins.js';
+import { loadHttps } from '../../util/builtins.js';
 import { describe } from '../../util/index.js';
+import { plainHttpCheck } from './plain-http-check.js';
 import { settleOnce } from './settle-once.js';
 import type { ProbeCheck, ProbeResult } from './types.js';
 
@@ -44,15 +45,20 @@ function requestHeaders(configured: Readonly<Record<string, string>>): Record<st
 
 /**
  * An HTTP GET check, built by `createCheck`. 200 ≤ status < 400 passes (the kubelet's rule);
- * redirects are not followed. Every check opens a connection of its own (no agent, so no
- * keep-alive: a listener that stopped accepting must fail) and closes it once the status line
- * and headers are in: the body is never read, so an endpoint that streams or stalls its body has
- * still answered. HTTPS does not verify the certificate, as the kubelet does not: the probe asks
- * "is it up", not "is it genuine".
+ * redirects are not followed. Every check opens a connection of its own (no keep-alive: a
+ * listener that stopped accepting must fail) and closes it once the status line and headers are
+ * in: the body is never read, so an endpoint that streams or stalls its body has still answered.
+ * Plain `http` goes over a bare socket (plain-http-check.ts, which says why). HTTPS stays on
+ * node:https, where TLS dwarfs the HTTP parsing, and does not verify the certificate, as the
+ * kubelet does not: the probe asks "is it up", not "is it genuine".
  */
 export function httpCheck(opts: HttpProbeOptions): ProbeCheck {
   const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `${opts.scheme}://${hostInUrl}:${opts.port}${opts.path}`;
+  return opts.scheme === 'http' ? plainHttpCheck(opts, url) : httpsCheck(opts, url);
+}
+
+function httpsCheck(opts: HttpProbeOptions, url: string): ProbeCheck {
   const invalid = invalidRequest(opts);
   if (invalid !== undefined) {
     const result: ProbeResult = { ok: false, message: `${invalid} (${url})` };
@@ -61,7 +67,7 @@ export function httpCheck(opts: HttpProbeOptions): ProbeCheck {
       return Promise.resolve(result);
     };
   }
-  const options: RequestOptions & { rejectUnauthorized?: boolean } = {
+  const options: RequestOptions & { rejectUnauthorized: boolean } = {
     method: 'GET',
     host: opts.host,
     port: opts.port,
@@ -69,13 +75,13 @@ export function httpCheck(opts: HttpProbeOptions): ProbeCheck {
     headers: requestHeaders(opts.headers),
     agent: false,
     maxHeaderSize: MAX_HEADER_BYTES,
-    ...(opts.scheme === 'https' ? { rejectUnauthorized: false } : {}),
+    rejectUnauthorized: false,
   };
-  const request = (): ClientRequest => (opts.scheme === 'https' ? loadHttps().request(options) : http.request(options));
+  const https = loadHttps();
   return (signal) =>
     new Promise<ProbeResult>((resolve, reject) => {
       signal.throwIfAborted();
-      const req = request();
+      const req = https.request(options);
       const finish = settleOnce(signal, req, reject);
       req.on('error', (err) => finish(() => resolve({ ok: false, message: `${describe(err)} (${url})` })));
       const answer = (status: number): void => finish(() => resolve({ ok: status >= 200 && status < 400, message: `HTTP ${status} from ${url}` }));
