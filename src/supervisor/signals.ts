@@ -12,17 +12,11 @@ import { findMarked } from './run-mark.js';
  */
 
 function send(target: number, signal: NodeJS.Signals | 0): boolean {
-  // A failed kill is an expected answer here (every stop ends with one), not an error worth a
-  // stack trace: capturing one costs more than the syscall.
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
   try {
     process.kill(target, signal);
     return true;
   } catch {
     return false; // ESRCH: nobody left; EPERM: not ours to signal
-  } finally {
-    Error.stackTraceLimit = limit;
   }
 }
 
@@ -37,37 +31,17 @@ export function signalProcess(h: ProcessHandle, signal: NodeJS.Signals): boolean
   return isLiveStat(leader, h.startTimeTicks) && send(h.pid, signal);
 }
 
-interface QueuedSignal {
-  readonly h: ProcessHandle;
-  readonly signal: NodeJS.Signals;
-  readonly escaped: readonly ProcStat[];
-}
-
-let queued: QueuedSignal[] = [];
-
 /**
  * Sends the first signal of a stop and returns the descendants that had left the group (setsid,
  * setpgid), which only `tree` looks for: the tree is read before the signal, because once the
  * leader dies an escaped child is re-parented to init and the tree no longer shows it (the run
  * mark still does, unless the child cleared its environment).
- *
- * The signal itself goes out from a microtask: stops started in one turn (a shutdown, a deleted
- * set) are prepared first and then signalled in one tight loop, as a bare kill loop would. Sent
- * one by one, each dying process would take the CPU from the preparation of the next stop.
  */
 function signalTree(h: ProcessHandle, signal: NodeJS.Signals, tree: boolean): ProcStat[] {
   const escaped = tree && h.pgid !== undefined ? liveDescendants(h.pid).filter((s) => s.pgrp !== h.pgid) : [];
-  if (queued.push({ h, signal, escaped }) === 1) queueMicrotask(flushSignals);
+  signalProcess(h, signal);
+  signalEscaped(escaped, signal);
   return escaped;
-}
-
-function flushSignals(): void {
-  const batch = queued;
-  queued = [];
-  for (const { h, signal, escaped } of batch) {
-    signalProcess(h, signal);
-    signalEscaped(escaped, signal);
-  }
 }
 
 /** An escaped descendant is still the one we saw: alive, with the same start time. */
@@ -214,8 +188,9 @@ export async function stopProcess(h: ProcessHandle, opts: StopOptions): Promise<
   if (progress.signalledAt === undefined || opts.kill) {
     const signal = opts.kill ? 'SIGKILL' : opts.signal;
     progress.escaped = signalTree(h, signal, tree);
-    if (tree) signalMarked(h, progress, signal);
+    // The grace counts from the signal, so the clock is read once it has gone out.
     progress.signalledAt ??= opts.clock.now();
+    if (tree) signalMarked(h, progress, signal);
   }
   if (!opts.kill) {
     const graceLeft = Math.max(0, progress.signalledAt + opts.graceMs - opts.clock.now());

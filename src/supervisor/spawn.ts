@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { accessSync, constants, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { ProcessSpec } from '../config/index.js';
 import { SpawnError } from './errors.js';
@@ -35,11 +35,6 @@ export function processEnv(spec: Pick<ProcessSpec, 'env' | 'inheritEnv'>): Recor
   return spec.inheritEnv ? { ...inheritedEnv(), ...spec.env } : { ...spec.env };
 }
 
-// Resolved executables by (cwd, PATH, command). A hit skips the PATH walk (up to one stat per
-// entry, most failing); a file that disappears later fails the spawn with ENOENT, which evicts it.
-const resolved = new Map<string, string>();
-const RESOLVED_MAX = 1_000;
-
 async function isDirectory(path: string): Promise<boolean | undefined> {
   try {
     return (await stat(path)).isDirectory();
@@ -48,17 +43,18 @@ async function isDirectory(path: string): Promise<boolean | undefined> {
   }
 }
 
-/** Checks one candidate executable; the error says which and why. */
-async function checkExecutable(path: string): Promise<'ok' | 'missing' | 'notFile' | 'notExecutable'> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch {
-    return 'missing';
-  }
+/**
+ * Checks one candidate executable; the error says which and why. Synchronous on purpose: a
+ * candidate is a stat (and an access) of a local directory entry, most of them misses on a long
+ * PATH, and a thread-pool round trip each made every start and restart wait on a queue for what
+ * the kernel answers at once. (execvp, which this mirrors, does the same calls in the child.)
+ */
+function checkExecutable(path: string): 'ok' | 'missing' | 'notFile' | 'notExecutable' {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return 'missing';
   if (!st.isFile()) return 'notFile';
   try {
-    await access(path, constants.X_OK);
+    accessSync(path, constants.X_OK);
   } catch {
     return 'notExecutable';
   }
@@ -66,21 +62,15 @@ async function checkExecutable(path: string): Promise<'ok' | 'missing' | 'notFil
   return (st.mode & 0o111) === 0 ? 'notExecutable' : 'ok';
 }
 
-/** Finds `command` the way execvp would: a path with a slash as is (against cwd), else each PATH entry. */
-async function findExecutable(command: string, cwd: string | undefined, pathVar: string | undefined): Promise<string> {
-  const key = `${cwd ?? ''}\0${pathVar ?? ''}\0${command}`;
-  const hit = resolved.get(key);
-  if (hit !== undefined) return hit;
-  const file = await lookUp(command, cwd, pathVar);
-  if (resolved.size >= RESOLVED_MAX) resolved.clear();
-  resolved.set(key, file);
-  return file;
-}
-
-async function lookUp(command: string, cwd: string | undefined, pathVar: string | undefined): Promise<string> {
+/**
+ * Finds `command` the way execvp would: a path with a slash as is (against cwd), else each PATH
+ * entry in order. Walked at every spawn, never cached: an executable installed earlier on PATH,
+ * or a changed PATH, counts from the next start, as it would in a shell.
+ */
+function findExecutable(command: string, cwd: string | undefined, pathVar: string | undefined): string {
   if (command.includes('/')) {
     const file = isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command);
-    const verdict = await checkExecutable(file);
+    const verdict = checkExecutable(file);
     if (verdict === 'ok') return file;
     if (verdict === 'missing') throw new SpawnError('EXECUTABLE_NOT_FOUND', `command: ${file} does not exist`, { details: { command } });
     throw new SpawnError('NOT_EXECUTABLE', `command: ${file} is not ${verdict === 'notFile' ? 'a regular file' : 'executable (no x permission)'}`, { details: { command } });
@@ -89,7 +79,7 @@ async function lookUp(command: string, cwd: string | undefined, pathVar: string 
   for (const dir of (pathVar ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
     if (dir === '') continue;
     const file = join(resolve(cwd ?? process.cwd(), dir), command);
-    const verdict = await checkExecutable(file);
+    const verdict = checkExecutable(file);
     if (verdict === 'ok') return file;
     if (verdict === 'notExecutable') notExecutable ??= file;
   }
@@ -114,11 +104,10 @@ export async function prepareSpawn(spec: ProcessSpec): Promise<SpawnPlan> {
   const base = { cwd: spec.cwd, env, uid: ids?.uid, gid: ids?.gid, umask, runMark };
   // With a shell, args become $1… of the command line ("sh" is $0), so they need no quoting.
   if (spec.shell) return { ...base, file: '/bin/sh', argv0: 'sh', args: ['-c', command, 'sh', ...spec.args] };
-  return { ...base, file: await findExecutable(command, spec.cwd, env.PATH), argv0: command, args: spec.args };
+  return { ...base, file: findExecutable(command, spec.cwd, env.PATH), argv0: command, args: spec.args };
 }
 
 function spawnFailure(err: NodeJS.ErrnoException, plan: SpawnPlan): SpawnError {
-  for (const [key, file] of resolved) if (file === plan.file) resolved.delete(key);
   switch (err.code) {
     case 'ENOENT':
       return new SpawnError('EXECUTABLE_NOT_FOUND', `command: ${plan.file} could not be executed: ${err.message}`, { cause: err });

@@ -15,8 +15,8 @@ export interface GrpcProbeOptions {
 
 const { check } = healthServiceDefinition;
 
-// @grpc/grpc-js is loaded by the first gRPC check, not at start: it is ~45 ms of startup and
-// memory that a daemon without gRPC probes never needs.
+// @grpc/grpc-js is loaded by the first gRPC check, not at start: its load time and memory are
+// what a daemon without gRPC probes never needs.
 let grpcModule: Promise<typeof GrpcJs> | undefined;
 const grpc = (): Promise<typeof GrpcJs> => (grpcModule ??= import('@grpc/grpc-js'));
 

@@ -6,11 +6,13 @@ import { settleOnce } from './settle-once.js';
 import type { ProbeCheck, ProbeResult } from './types.js';
 
 /*
- * The `http` scheme of the HTTP check on a bare TCP socket. node:http costs about 1.5× the CPU
- * per check (a ClientRequest, an IncomingMessage, the llhttp parser and their streams for a dozen
- * bytes of status line); at 100 probes a second that was most of an idle daemon's CPU. A probe
- * needs little of HTTP: one GET, `Connection: close`, a fresh connection each time (a listener
- * that stopped accepting must fail, so no keep-alive), and the status code.
+ * The `http` scheme of the HTTP check on a bare TCP socket, kept because it pays for itself: the
+ * daemon bench's idle row with 100 HTTP probes costs clearly more CPU per check and more RSS
+ * through node:http (a ClientRequest, an IncomingMessage, the llhttp parser and their streams
+ * for a dozen bytes of status line). A probe needs little of HTTP: one GET, `Connection: close`,
+ * a fresh connection each time (a listener that stopped accepting must fail, so no keep-alive),
+ * and the status code. Its contract is pinned by test/unit/supervisor/probes/plain-http.test.ts
+ * and the wire tests in test/integration/probes/http.test.ts.
  */
 
 // Node's own limit on response headers; a server sending more is broken, not healthy.
@@ -53,43 +55,44 @@ type HeadState = { readonly status: number } | { readonly error: string } | unde
 /**
  * Reads response headers as they arrive (the status line may come in pieces). The body is never
  * read: the status decides, and a health endpoint that streams or stalls its body has answered.
+ * Exported for its contract tests; the check below is its only other user.
  */
-class ResponseHead {
-  private text = '';
+export class ResponseHead {
+  #text = '';
 
   /** Takes the next bytes; returns the outcome once known, undefined while more are needed. */
   push(chunk: Buffer): HeadState {
-    const room = MAX_HEAD_BYTES - this.text.length;
+    const room = MAX_HEAD_BYTES - this.#text.length;
     // A blank line may straddle the chunk boundary: resume two bytes before it (\n\r + \n).
-    let from = Math.max(0, this.text.length - 2);
-    this.text += chunk.toString('latin1', 0, Math.min(chunk.length, room + 1));
+    let from = Math.max(0, this.#text.length - 2);
+    this.#text += chunk.toString('latin1', 0, Math.min(chunk.length, room + 1));
     for (;;) {
       // Fail garbage on its first bytes rather than waiting for a newline it may never send.
-      if (!'HTTP/'.startsWith(this.text.slice(0, 5))) return { error: `not an HTTP response: ${this.preview()}` };
+      if (!'HTTP/'.startsWith(this.#text.slice(0, 5))) return { error: `not an HTTP response: ${this.#preview()}` };
       HEAD_END.lastIndex = from;
-      const end = HEAD_END.exec(this.text);
+      const end = HEAD_END.exec(this.#text);
       if (end === null) {
-        return this.text.length > MAX_HEAD_BYTES ? { error: `HTTP response headers larger than ${MAX_HEAD_BYTES} bytes` } : undefined;
+        return this.#text.length > MAX_HEAD_BYTES ? { error: `HTTP response headers larger than ${MAX_HEAD_BYTES} bytes` } : undefined;
       }
-      const lineEnd = this.text.indexOf('\n');
-      const status = STATUS_LINE.exec(this.text.slice(0, lineEnd))?.[1];
-      if (status === undefined) return { error: `malformed HTTP status line: ${this.preview()}` };
+      const lineEnd = this.#text.indexOf('\n');
+      const status = STATUS_LINE.exec(this.#text.slice(0, lineEnd))?.[1];
+      if (status === undefined) return { error: `malformed HTTP status line: ${this.#preview()}` };
       const code = Number(status);
       // 1xx (Continue, Early Hints) announce the real answer, which follows; 101 would switch protocols.
       if (code < 100 || code >= 200 || code === 101) return { status: code };
-      this.text = this.text.slice(end.index + end[0].length);
+      this.#text = this.#text.slice(end.index + end[0].length);
       from = 0;
-      if (this.text === '') return undefined;
+      if (this.#text === '') return undefined;
     }
   }
 
   /** What arrived before the connection closed too early, for the message. */
   closedEarly(): string {
-    return this.text === '' ? 'connection closed before any response' : `connection closed inside the response headers: ${this.preview()}`;
+    return this.#text === '' ? 'connection closed before any response' : `connection closed inside the response headers: ${this.#preview()}`;
   }
 
-  private preview(): string {
-    const line = (this.text.split('\n', 1)[0] ?? '').replace(/\r$/, '');
+  #preview(): string {
+    const line = (this.#text.split('\n', 1)[0] ?? '').replace(/\r$/, '');
     return JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line);
   }
 }

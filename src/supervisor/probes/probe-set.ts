@@ -71,64 +71,64 @@ const ORDER: readonly ProbeName[] = ['startup', 'liveness', 'readiness'];
  * passed, the startup probe stops for good.
  */
 export class ProbeSet {
-  private readonly id: string;
-  private readonly clock: Clock;
-  private readonly logger: Logger;
-  private readonly onChange: (event: ProbeEvent) => void;
-  private readonly onCheck: ((result: ProbeCheckResult) => void) | undefined;
-  private readonly abandonAfterMs: number;
-  private readonly coalesceMs: number;
-  private readonly ticker: Ticker;
-  private readonly slots = new Map<ProbeName, Slot>();
-  private readonly controller = new AbortController();
+  readonly #id: string;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #onChange: (event: ProbeEvent) => void;
+  readonly #onCheck: ((result: ProbeCheckResult) => void) | undefined;
+  readonly #abandonAfterMs: number;
+  readonly #coalesceMs: number;
+  readonly #ticker: Ticker;
+  readonly #slots = new Map<ProbeName, Slot>();
+  readonly #controller = new AbortController();
   // At most one loop per probe over the set's life, so this never grows past three.
-  private readonly loops: Promise<void>[] = [];
-  private startedAt: number | undefined;
-  private stopping: Promise<void> | undefined;
+  readonly #loops: Promise<void>[] = [];
+  #startedAt: number | undefined;
+  #stopping: Promise<void> | undefined;
 
   constructor(opts: ProbeSetOptions) {
-    this.id = opts.id;
-    this.clock = opts.clock;
-    this.logger = opts.logger ?? silentLogger;
-    this.onChange = opts.onChange;
-    this.onCheck = opts.onCheck;
-    this.abandonAfterMs = opts.abandonAfterMs ?? 2_000;
-    this.coalesceMs = opts.coalesceMs ?? 0;
-    this.ticker = opts.ticker ?? new Ticker(this.clock);
+    this.#id = opts.id;
+    this.#clock = opts.clock;
+    this.#logger = opts.logger ?? silentLogger;
+    this.#onChange = opts.onChange;
+    this.#onCheck = opts.onCheck;
+    this.#abandonAfterMs = opts.abandonAfterMs ?? 2_000;
+    this.#coalesceMs = opts.coalesceMs ?? 0;
+    this.#ticker = opts.ticker ?? new Ticker(this.#clock);
     const checkFor = opts.checkFor ?? createCheck;
     for (const name of ORDER) {
       const spec = opts.probes[name];
       if (spec === undefined) continue;
-      this.slots.set(name, { name, spec, check: checkFor(spec, opts.target), verdict: INITIAL_VERDICT[name], status: INITIAL_STATUS, succeeded: false });
+      this.#slots.set(name, { name, spec, check: checkFor(spec, opts.target), verdict: INITIAL_VERDICT[name], status: INITIAL_STATUS, succeeded: false });
     }
   }
 
   /** Begins probing; called once, by the supervisor, right after the process started. */
   start(): void {
-    if (this.stopping) throw new IllegalStateError(`probe set of "${this.id}" is stopped`, { id: this.id });
-    if (this.startedAt !== undefined) throw new IllegalStateError(`probe set of "${this.id}" is already started`, { id: this.id });
-    this.startedAt = this.clock.now();
-    if (this.slots.has('startup')) this.begin('startup');
-    else this.beginGated();
+    if (this.#stopping) throw new IllegalStateError(`probe set of "${this.#id}" is stopped`, { id: this.#id });
+    if (this.#startedAt !== undefined) throw new IllegalStateError(`probe set of "${this.#id}" is already started`, { id: this.#id });
+    this.#startedAt = this.#clock.now();
+    if (this.#slots.has('startup')) this.#begin('startup');
+    else this.#beginGated();
   }
 
   /** Stops every loop, aborts in-flight checks and resolves when they have settled. Idempotent; never rejects. */
   stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      this.controller.abort(abortError(`probes of "${this.id}" stopped`));
-      await Promise.all(this.loops);
+    this.#stopping ??= (async () => {
+      this.#controller.abort(abortError(`probes of "${this.#id}" stopped`));
+      await Promise.all(this.#loops);
     })();
-    return this.stopping;
+    return this.#stopping;
   }
 
   /** A snapshot for the supervisor's status and the API. */
   get status(): ProbeSetStatus {
-    const startup = this.slots.get('startup');
-    const liveness = this.slots.get('liveness');
-    const readiness = this.slots.get('readiness');
+    const startup = this.#slots.get('startup');
+    const liveness = this.#slots.get('liveness');
+    const readiness = this.#slots.get('readiness');
     const started = startup === undefined || startup.verdict === 'passed';
     const probes: Partial<Record<ProbeName, ProbeStatus>> = {};
-    for (const [name, slot] of this.slots) probes[name] = { ...slot.status };
+    for (const [name, slot] of this.#slots) probes[name] = { ...slot.status };
     return {
       started,
       live: liveness === undefined || liveness.verdict !== 'failed',
@@ -137,37 +137,37 @@ export class ProbeSet {
     };
   }
 
-  private beginGated(): void {
-    if (this.slots.has('liveness')) this.begin('liveness');
-    if (this.slots.has('readiness')) this.begin('readiness');
+  #beginGated(): void {
+    if (this.#slots.has('liveness')) this.#begin('liveness');
+    if (this.#slots.has('readiness')) this.#begin('readiness');
   }
 
-  private begin(name: ProbeName): void {
-    const slot = this.slots.get(name);
+  #begin(name: ProbeName): void {
+    const slot = this.#slots.get(name);
     if (slot === undefined) return;
-    const loop = this.loop(slot).catch((err: unknown) => {
+    const loop = this.#loop(slot).catch((err: unknown) => {
       // Only a bug in this file gets here; say so loudly rather than stop probing in silence.
-      this.logger.error({ process: this.id, probe: name, err: describe(err) }, 'probe loop crashed');
+      this.#logger.error({ process: this.#id, probe: name, err: describe(err) }, 'probe loop crashed');
     });
-    this.loops.push(loop);
+    this.#loops.push(loop);
   }
 
-  private async loop(slot: Slot): Promise<void> {
-    const signal = this.controller.signal;
+  async #loop(slot: Slot): Promise<void> {
+    const signal = this.#controller.signal;
     const { spec } = slot;
     try {
-      await sleep(this.clock, (this.startedAt ?? 0) + spec.initialDelay - this.clock.now(), signal);
+      await sleep(this.#clock, (this.#startedAt ?? 0) + spec.initialDelay - this.#clock.now(), signal);
       for (;;) {
-        const began = this.clock.now();
-        const result = await runCheck(slot.check, { clock: this.clock, timeoutMs: spec.timeout, abandonAfterMs: this.abandonAfterMs, signal, ticker: this.ticker });
+        const began = this.#clock.now();
+        const result = await runCheck(slot.check, { clock: this.#clock, timeoutMs: spec.timeout, abandonAfterMs: this.#abandonAfterMs, signal, ticker: this.#ticker });
         if (signal.aborted) return;
-        this.reportCheck({ probe: slot.name, ok: result.ok, durationMs: this.clock.now() - began });
-        this.record(slot, result.ok, result.message);
+        this.#reportCheck({ probe: slot.name, ok: result.ok, durationMs: this.#clock.now() - began });
+        this.#record(slot, result.ok, result.message);
         if (slot.name === 'startup' && slot.verdict === 'passed') return;
         slot.succeeded ||= result.ok;
         const wait = slot.succeeded ? spec.interval : Math.min(spec.interval, spec.startInterval ?? spec.interval);
-        const now = this.clock.now();
-        await this.ticker.wait(now + coalescedDelay(now, wait, this.coalesceMs), signal);
+        const now = this.#clock.now();
+        await this.#ticker.wait(now + coalescedDelay(now, wait, this.#coalesceMs), signal);
       }
     } catch (err) {
       // a wait rejects with the stop reason; that is the normal way out.
@@ -175,33 +175,33 @@ export class ProbeSet {
     }
   }
 
-  private record(slot: Slot, ok: boolean, message: string): void {
-    const { status, flip } = recordResult(slot.verdict, slot.status, { ok, message }, slot.spec, this.clock.now());
+  #record(slot: Slot, ok: boolean, message: string): void {
+    const { status, flip } = recordResult(slot.verdict, slot.status, { ok, message }, slot.spec, this.#clock.now());
     slot.status = status;
     if (flip === undefined) {
-      if (!ok) this.logger.debug({ process: this.id, probe: slot.name, message }, `${slot.name} probe check failed`);
+      if (!ok) this.#logger.debug({ process: this.#id, probe: slot.name, message }, `${slot.name} probe check failed`);
       return;
     }
     slot.verdict = flip;
-    const log = flip === 'passed' ? this.logger.info : this.logger.warn;
-    log.call(this.logger, { process: this.id, probe: slot.name, message }, `${slot.name} probe ${flip}`);
-    this.emit({ id: this.id, probe: slot.name, result: flip, message });
-    if (slot.name === 'startup' && flip === 'passed') this.beginGated();
+    const log = flip === 'passed' ? this.#logger.info : this.#logger.warn;
+    log.call(this.#logger, { process: this.#id, probe: slot.name, message }, `${slot.name} probe ${flip}`);
+    this.#emit({ id: this.#id, probe: slot.name, result: flip, message });
+    if (slot.name === 'startup' && flip === 'passed') this.#beginGated();
   }
 
-  private reportCheck(result: ProbeCheckResult): void {
+  #reportCheck(result: ProbeCheckResult): void {
     try {
-      this.onCheck?.(result);
+      this.#onCheck?.(result);
     } catch (err) {
-      this.logger.error({ process: this.id, probe: result.probe, err: describe(err) }, 'probe onCheck handler threw');
+      this.#logger.error({ process: this.#id, probe: result.probe, err: describe(err) }, 'probe onCheck handler threw');
     }
   }
 
-  private emit(event: ProbeEvent): void {
+  #emit(event: ProbeEvent): void {
     try {
-      this.onChange(event);
+      this.#onChange(event);
     } catch (err) {
-      this.logger.error({ process: this.id, probe: event.probe, err: describe(err) }, 'probe onChange handler threw');
+      this.#logger.error({ process: this.#id, probe: event.probe, err: describe(err) }, 'probe onChange handler threw');
     }
   }
 }

@@ -24,8 +24,7 @@ export interface RunCheckOptions {
  * `abandonAfterMs`, so a broken check cannot wedge the loop or `stop()`.
  *
  * One promise, settled once by whichever comes first (the check's answer, or the abandonment
- * after an abort), and one listener: this runs for every check, 100 times a second in a daemon
- * probing 100 processes (a race of two promises behind an async wrapper cost ~3 % more there).
+ * after an abort), and one listener: this runs for every check of every probe.
  */
 export function runCheck(check: ProbeCheck, opts: RunCheckOptions): Promise<ProbeResult> {
   const { clock, timeoutMs, abandonAfterMs, signal } = opts;

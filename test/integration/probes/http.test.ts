@@ -146,7 +146,11 @@ describe('http check on the wire', () => {
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
     });
     expect(await check(port, { 'X-Probe': 'yes', connection: 'keep-alive' })).toEqual({ ok: true, message: `HTTP 200 from ${url(port)}` });
-    expect(seen).toBe(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: procmgr-probe\r\nX-Probe: yes\r\nConnection: close\r\n\r\n`);
+    const [requestLine, ...fields] = seen.split('\r\n').filter((l) => l !== '');
+    expect(requestLine).toBe('GET /healthz HTTP/1.1');
+    // Field order carries no meaning in HTTP; the set of fields does, each sent once.
+    expect(fields.sort()).toEqual(['Connection: close', `Host: 127.0.0.1:${port}`, 'User-Agent: procmgr-probe', 'X-Probe: yes']);
+    expect(seen.endsWith('\r\n\r\n')).toBe(true);
   });
 
   it('a configured Host or User-Agent replaces the default, whatever its case', async () => {
@@ -156,7 +160,8 @@ describe('http check on the wire', () => {
       socket.end('HTTP/1.1 204 No Content\r\n\r\n');
     });
     expect(await check(port, { host: 'app.example', 'USER-AGENT': 'kube-probe/1.33' })).toMatchObject({ ok: true });
-    expect(seen).toBe('GET /healthz HTTP/1.1\r\nhost: app.example\r\nUSER-AGENT: kube-probe/1.33\r\nConnection: close\r\n\r\n');
+    const fields = seen.split('\r\n').slice(1).filter((l) => l !== '');
+    expect(fields.sort()).toEqual(['Connection: close', 'USER-AGENT: kube-probe/1.33', 'host: app.example']);
   });
 
   it('reads a status line and headers that arrive in pieces', async () => {
@@ -182,6 +187,38 @@ describe('http check on the wire', () => {
     expect(await check(port)).toEqual({ ok: true, message: `HTTP 200 from ${url(port)}` });
   });
 
+  it.each([
+    ['chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nok!!\r\n0\r\n\r\n', true],
+    ['a content length', 'HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy', false],
+    ['no length, body until close', 'HTTP/1.1 200 OK\r\n\r\nstill streaming', true],
+    ['HTTP/1.0', 'HTTP/1.0 200 OK\r\n\r\n', true],
+    ['a 3xx', 'HTTP/1.1 307 Temporary Redirect\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n', true],
+  ])('takes the status of a response with %s, whether the body ends or not', async (_what, response, ok) => {
+    const port = await serveRaw((socket) => socket.write(response));
+    expect(await check(port)).toMatchObject({ ok, message: expect.stringMatching(/^HTTP \d{3} from /) as unknown });
+  });
+
+  it('waits for a slow server within the timeout', async () => {
+    const port = await serveRaw((socket) => setTimeout(() => socket.end('HTTP/1.1 200 OK\r\n\r\n'), 200));
+    const result = await runCheck(createCheck(httpSpec(port), ownTarget()), { clock: realClock, timeoutMs: 5_000, abandonAfterMs: 5_000, signal: new AbortController().signal });
+    expect(result).toEqual({ ok: true, message: `HTTP 200 from ${url(port)}` });
+  });
+
+  it('a server that stalls inside the headers times out and its connection is closed', async () => {
+    const port = await serveRaw((socket) => socket.write('HTTP/1.1 200 OK\r\nX-Slow: '));
+    const open = openConnections(rawServers[0]);
+    const result = await runCheck(createCheck(httpSpec(port), ownTarget()), { clock: realClock, timeoutMs: 300, abandonAfterMs: 5_000, signal: new AbortController().signal });
+    expect(result).toEqual({ ok: false, message: 'timed out after 300ms' });
+    await expect.poll(open, { timeout: 5_000 }).toBe(0);
+  });
+
+  it('fails a 101 Switching Protocols it never asked for, without hanging', async () => {
+    const port = await serveRaw((socket) => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'));
+    const result = await runCheck(createCheck(httpSpec(port), ownTarget()), { clock: realClock, timeoutMs: 5_000, abandonAfterMs: 5_000, signal: new AbortController().signal });
+    expect(result.ok).toBe(false);
+    expect(result.message).not.toContain('timed out');
+  });
+
   it('fails on an answer that is not HTTP, as soon as it starts', async () => {
     const port = await serveRaw((socket) => socket.write('SSH-2.0-OpenSSH_9.6'));
     expect(await check(port)).toEqual({ ok: false, message: `not an HTTP response: "SSH-2.0-OpenSSH_9.6" (${url(port)})` });
@@ -202,18 +239,25 @@ describe('http check on the wire', () => {
     expect(await check(port)).toEqual({ ok: false, message: `connection closed inside the response headers: "HTTP/1.1 200 OK" (${url(port)})` });
   });
 
-  it('fails when the server drops the connection on accept', async () => {
-    const server = net.createServer((socket) => socket.destroy());
+  it('fails on headers that never end', async () => {
+    const port = await serveRaw((socket) => socket.write(`HTTP/1.1 200 OK\r\nX-Pad: ${'a'.repeat(20_000)}`));
+    expect(await check(port)).toEqual({ ok: false, message: `HTTP response headers larger than 16384 bytes (${url(port)})` });
+  });
+
+  it.each([
+    ['on accept', (socket: net.Socket) => socket.destroy()],
+    ['with a reset after the request', (socket: net.Socket) => socket.resetAndDestroy()],
+  ])('fails when the server drops the connection %s', async (_when, drop) => {
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => drop(socket));
+      if (_when === 'on accept') drop(socket);
+    });
     rawServers.push(server);
     const port = await listen(server);
     const result = await check(port);
     expect(result.ok).toBe(false);
-    expect(result.message).toMatch(new RegExp(`^(connection closed before any response|read ECONNRESET|write EPIPE) \\(${url(port).replaceAll('.', '\\.')}\\)$`));
-  });
-
-  it('fails on headers that never end', async () => {
-    const port = await serveRaw((socket) => socket.write(`HTTP/1.1 200 OK\r\nX-Pad: ${'a'.repeat(20_000)}`));
-    expect(await check(port)).toEqual({ ok: false, message: `HTTP response headers larger than 16384 bytes (${url(port)})` });
+    expect(result.message).toMatch(new RegExp(`^(connection closed before any response|read ECONNRESET|write EPIPE|write ECONNRESET) \\(${url(port).replaceAll('.', '\\.')}\\)$`));
   });
 
   it.each([
@@ -285,6 +329,19 @@ describe('https check against a real server', () => {
     servers.push(server);
     return { port: await listen(server), paths };
   }
+
+  it('takes the status over TLS without waiting for a body that never ends, and closes the connection', async () => {
+    const server = https.createServer(tls ?? {}, (_req, res) => {
+      res.writeHead(200);
+      res.write('partial');
+    });
+    servers.push(server);
+    const open = openConnections(server);
+    const port = await listen(server);
+    const check = createCheck(spec({ http: { host: '127.0.0.1', port, path: '/healthz', scheme: 'https', headers: {} } }), ownTarget());
+    expect(await check(new AbortController().signal)).toEqual({ ok: true, message: `HTTP 200 from https://127.0.0.1:${port}/healthz` });
+    await expect.poll(open, { timeout: 5_000 }).toBe(0);
+  });
 
   it.each([
     [200, true],

@@ -4,7 +4,7 @@ import { ownChild, type ProcessHandle } from '../../../src/supervisor/handle.js'
 import { isAlive, readStat } from '../../../src/supervisor/proc.js';
 import { findMarked, newRunMark, RUN_MARK_VAR } from '../../../src/supervisor/run-mark.js';
 import { killLeftovers, stopProcess, type StopProgress } from '../../../src/supervisor/signals.js';
-import { realClock } from '../../../src/util/index.js';
+import { FakeClock, realClock } from '../../../src/util/index.js';
 import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
 
 const children: ChildProcess[] = [];
@@ -117,6 +117,31 @@ describe('stopProcess across aborted calls', () => {
       await expect(p).rejects.toThrow('call timed out');
     }
     await expect(stopProcess(h, { signal: 'SIGTERM', graceMs: 0, clock: realClock })).resolves.toBe(true);
+  });
+});
+
+describe('stopProcess on a fake clock', () => {
+  it('records signalledAt when the stop signal goes out, and the grace runs from there', async () => {
+    const { child, out } = await stubborn();
+    const clock = new FakeClock();
+    const h = ownChild(child, clock);
+    const progress: StopProgress = { signalledAt: undefined, escaped: [] };
+    const t0 = clock.now();
+    const stopping = stopProcess(h, { signal: 'SIGTERM', graceMs: 1_000, clock, progress });
+    // Sent before stopProcess first yields: nothing queued for later, so the stamp is the signal's time.
+    expect(progress.signalledAt).toBe(t0);
+    await waitFor('the stop signal', () => out().includes('got SIGTERM'));
+    await clock.tick(999);
+    expect(h.exit).toBeUndefined(); // still inside the grace
+    await clock.tick(1);
+    await waitFor('killed at the grace', () => h.exit);
+    expect(h.exit?.signal).toBe('SIGKILL');
+    // The wait after SIGKILL polls the group on the same clock until it is gone.
+    let done = false;
+    void stopping.then(() => (done = true));
+    for (let i = 0; i < 100 && !done; i++) await clock.tick(20);
+    await expect(stopping).resolves.toBe(true);
+    expect(progress.signalledAt).toBe(t0); // the SIGKILL does not move it
   });
 });
 
