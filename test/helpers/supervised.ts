@@ -15,11 +15,6 @@ export function fixture(name: string): string {
 /** Node 24 (the pinned runtime running the tests) for node fixtures. */
 export const NODE = process.execPath;
 
-/**
- * The old name of `eventually` (./eventually.ts), kept while the supervisor's tests, edited on
- * another branch, still import it; new tests import `eventually`.
- */
-export { eventually as waitFor } from './eventually.js';
 
 /** A temp dir removed by `cleanup`. */
 export function tempDir(prefix = 'procmgr-test-'): string {

@@ -2,11 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import type { ProbeSpec } from '../../../src/config/index.js';
 import type { ProbeTarget } from '../../../src/supervisor/probes/index.js';
-import { waitFor as waitUntil } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 
 /** Polls `predicate` until it holds; fails the test after `timeoutMs` (generous: CI machines are slow). */
 export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  await waitUntil(what, predicate, timeoutMs, 20);
+  await eventually(what, predicate, timeoutMs, 20);
 }
 
 /** Listens on an ephemeral port of 127.0.0.1 and returns it. */

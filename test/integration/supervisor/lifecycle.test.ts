@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { descendantsOf, isAlive, readStat } from '../../../src/supervisor/proc.js';
 import { realClock } from '../../../src/util/index.js';
-import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
+import { NODE, fixture, supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 import { markedPids } from '../../helpers/leaks.js';
 
 let h: ReturnType<typeof supervised>;
@@ -32,7 +33,7 @@ describe('spawn and stop', () => {
     h = supervised();
     h.create('stubborn', { command: NODE, args: [fixture('ignore-term.mjs')], stopGracePeriod: '1500ms' });
     await h.running('stubborn');
-    await waitFor('ready line', () => h.supervisor.logs('stubborn').some((l) => l.line === 'ready'));
+    await eventually('ready line', () => h.supervisor.logs('stubborn').some((l) => l.line === 'ready'));
     const t0 = realClock.now();
     await h.manager.terminate('stubborn');
     const took = realClock.now() - t0;
@@ -46,7 +47,7 @@ describe('spawn and stop', () => {
     h.create('forker', { command: fixture('forker.sh'), stopGracePeriod: '2s', killMode: 'tree' });
     const pid = await h.running('forker');
     // All four, one of them past its setsid (caught before it, it is still in the group).
-    const kids = await waitFor('4 descendants, one in a session of its own', () => {
+    const kids = await eventually('4 descendants, one in a session of its own', () => {
       const d = descendantsOf(pid);
       return d.length >= 4 && d.some((k) => k.pgrp !== pid) ? d : undefined;
     });
@@ -62,11 +63,11 @@ describe('spawn and stop', () => {
     // gone through head: exiting sooner, the tree kill could take the escaped sh before its echo.
     const script = `setsid -f sh -c 'echo $$; exec sleep 1000' | head -n 1`;
     h.create('quitter', { command: 'sh', args: ['-c', script], killMode: 'tree', restart: { policy: 'never' } });
-    const line = await waitFor('the escaped pid', () => h.supervisor.logs('quitter').find((l) => /^\d+$/.test(l.line)));
+    const line = await eventually('the escaped pid', () => h.supervisor.logs('quitter').find((l) => /^\d+$/.test(l.line)));
     const escaped = Number(line.line);
     try {
-      await waitFor('the exit handled', () => h.of('exited', 'quitter').length === 1);
-      await waitFor(`escaped pid ${escaped} gone`, () => !isAlive(escaped), 5_000);
+      await eventually('the exit handled', () => h.of('exited', 'quitter').length === 1);
+      await eventually(`escaped pid ${escaped} gone`, () => !isAlive(escaped), 5_000);
     } finally {
       killIfAlive(escaped);
     }
@@ -79,9 +80,9 @@ describe('spawn and stop', () => {
     const script = `setsid -f sh -c 'echo $$; exec sleep 1000'; exec sleep 1000`;
     h.create('daemonizer', { command: 'sh', args: ['-c', script], killMode: 'tree', stopGracePeriod: '2s' });
     const pid = await h.running('daemonizer');
-    const line = await waitFor('the escaped pid', () => h.supervisor.logs('daemonizer').find((l) => /^\d+$/.test(l.line)));
+    const line = await eventually('the escaped pid', () => h.supervisor.logs('daemonizer').find((l) => /^\d+$/.test(l.line)));
     const escaped = Number(line.line);
-    await waitFor('re-parented away from the leader', () => readStat(escaped)?.ppid !== pid && readStat(escaped)?.ppid !== undefined);
+    await eventually('re-parented away from the leader', () => readStat(escaped)?.ppid !== pid && readStat(escaped)?.ppid !== undefined);
     try {
       expect(descendantsOf(pid).map((s) => s.pid)).not.toContain(escaped);
       await h.manager.terminate('daemonizer');
@@ -97,7 +98,7 @@ describe('spawn and stop', () => {
     h.create('forker', { command: fixture('forker.sh'), stopGracePeriod: '2s' });
     const pid = await h.running('forker');
     // All four, one of them past its setsid (caught before it, it is still in the group).
-    const kids = await waitFor('4 descendants, one in a session of its own', () => {
+    const kids = await eventually('4 descendants, one in a session of its own', () => {
       const d = descendantsOf(pid);
       return d.length >= 4 && d.some((k) => k.pgrp !== pid) ? d : undefined;
     });
@@ -110,17 +111,17 @@ describe('spawn and stop', () => {
     } finally {
       for (const k of escaped) process.kill(k.pid, 'SIGKILL');
     }
-    await waitFor('the escaped one reaped by init', () => markedPids().length === 0);
+    await eventually('the escaped one reaped by init', () => markedPids().length === 0);
   });
 
   it('records exit code and signal and requeues at once on exit', async () => {
     h = supervised();
     h.create('oneshot', { command: 'sh', args: ['-c', 'exit 3'], restart: { policy: 'never' } });
-    await waitFor('Failed', () => h.state('oneshot') === 'Failed');
+    await eventually('Failed', () => h.state('oneshot') === 'Failed');
     const exit = h.supervisor.status('oneshot')?.lastExit;
     expect(exit?.code).toBe(3);
     expect(exit?.signal).toBeNull();
     // never + exit → terminal: the engine finishes it
-    await waitFor('Finished', () => h.manager.isFinished('oneshot'));
+    await eventually('Finished', () => h.manager.isFinished('oneshot'));
   });
 });

@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FORWARD_BACKLOG_LIMIT_BYTES } from '../../../src/supervisor/logs/index.js';
 import { realClock, sleep } from '../../../src/util/index.js';
-import { NODE, supervised, waitFor } from '../../helpers/supervised.js';
+import { NODE, supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 
 // Issue #15: memory stays bounded whatever a child writes, and a neighbour is still supervised.
 
@@ -74,9 +75,9 @@ describe('a process that writes as fast as it can', () => {
       maxBacklog = Math.max(maxBacklog, dest.stream.writableLength);
       maxHeap = Math.max(maxHeap, process.memoryUsage().heapUsed);
     };
-    await waitFor('the flood past the backlog limit', () => (sample(), (h?.supervisor.status('flood')?.logs?.notForwarded ?? 0) > 1_000), 20_000);
+    await eventually('the flood past the backlog limit', () => (sample(), (h?.supervisor.status('flood')?.logs?.notForwarded ?? 0) > 1_000), 20_000);
     process.kill(oldPid, 'SIGKILL');
-    const newPid = await waitFor('the bystander restarted during the flood', () => {
+    const newPid = await eventually('the bystander restarted during the flood', () => {
       sample();
       const pid = h?.pid('bystander');
       return h?.state('bystander') === 'Running' && pid !== oldPid ? pid : undefined;
@@ -97,7 +98,7 @@ describe('a process that writes as fast as it can', () => {
 
     await h.close(); // stops both, closes the captures: the last count is reported
     dest.release();
-    await waitFor('the final report', () => dest.warnings.some((w) => w.droppedTotal === h?.supervisor.status('flood')?.logs?.notForwarded));
+    await eventually('the final report', () => dest.warnings.some((w) => w.droppedTotal === h?.supervisor.status('flood')?.logs?.notForwarded));
     const final = h.supervisor.status('flood')?.logs;
     expect(final?.notForwarded).toBeGreaterThan(0);
     // Every line is either in procmgr's log or counted as not copied.
@@ -123,7 +124,7 @@ describe('a process that writes as fast as it can', () => {
     h.create('writer', { command: 'yes', args: ['y'.repeat(99)], logging: { file: fifo, maxSize: '1Gi', forward: false }, stopGracePeriod: '1s' });
     await h.running('writer');
 
-    await waitFor('reading paused for the file', () => (h?.supervisor.status('writer')?.logs?.fileWaits ?? 0) > 0, 20_000);
+    await eventually('reading paused for the file', () => (h?.supervisor.status('writer')?.logs?.fileWaits ?? 0) > 0, 20_000);
     const held = h.supervisor.status('writer')?.logs?.lines ?? 0;
     await sleep(realClock, 500);
     // Nothing moves while the file takes nothing (a pipe's worth may still arrive).
@@ -131,7 +132,7 @@ describe('a process that writes as fast as it can', () => {
     const heap = process.memoryUsage().heapUsed;
 
     reader.resume();
-    await waitFor('reading again', () => (h?.supervisor.status('writer')?.logs?.lines ?? 0) > held + 50_000, 20_000);
+    await eventually('reading again', () => (h?.supervisor.status('writer')?.logs?.lines ?? 0) > held + 50_000, 20_000);
     expect(process.memoryUsage().heapUsed - heap).toBeLessThan(100 * 2 ** 20);
     await h.close();
     await ended;

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessSpecInput } from '../../../src/config/index.js';
 import { ServingStatus, healthServiceDefinition } from '../../../src/supervisor/probes/index.js';
-import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
+import { NODE, fixture, supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 import { close, closedPort, listen } from '../probes/helpers.js';
 
 let h: ReturnType<typeof supervised>;
@@ -43,9 +44,9 @@ describe('probes on supervised processes', () => {
     );
     h.create('web', spec);
     const first = await h.running('web');
-    await waitFor('liveness passing', () => h.supervisor.status('web')?.probes?.probes.liveness?.ok === true);
+    await eventually('liveness passing', () => h.supervisor.status('web')?.probes?.probes.liveness?.ok === true);
     writeFileSync(sick, '');
-    await waitFor('restart', () => h.of('started', 'web').length === 2);
+    await eventually('restart', () => h.of('started', 'web').length === 2);
     rmSync(sick);
     const exit = h.of('exited', 'web')[0];
     expect(exit?.pid).toBe(first);
@@ -67,12 +68,12 @@ describe('probes on supervised processes', () => {
     const spec = await healthService({ UNREADY_FILE: unready }, { readiness: { http: { port: '$PORT' as unknown as number, path: '/ready' }, ...fast, failureThreshold: 1 } });
     h.create('web', spec);
     await h.running('web');
-    await waitFor('a failed readiness check', () => h.supervisor.status('web')?.probes?.probes.readiness?.ok === false);
+    await eventually('a failed readiness check', () => h.supervisor.status('web')?.probes?.probes.readiness?.ok === false);
     expect(h.supervisor.status('web')?.ready).toBe(false);
     rmSync(unready);
-    await waitFor('ready', () => h.supervisor.status('web')?.ready);
+    await eventually('ready', () => h.supervisor.status('web')?.ready);
     writeFileSync(unready, '');
-    await waitFor('not ready', () => h.supervisor.status('web')?.ready === false);
+    await eventually('not ready', () => h.supervisor.status('web')?.ready === false);
     expect(h.of('probe', 'web').map((e) => `${e.probe} ${e.result}`)).toEqual(['readiness passed', 'readiness failed']);
     expect(h.of('started', 'web')).toHaveLength(1);
     expect(h.state('web')).toBe('Running');
@@ -89,12 +90,12 @@ describe('probes on supervised processes', () => {
         liveness: { exec: { command: 'false' }, interval: '50ms', failureThreshold: 1 },
       },
     });
-    await waitFor('Starting', () => h.state('slow') === 'Starting' && h.pid('slow'));
-    await waitFor('a few startup checks', () => (h.supervisor.status('slow')?.probes?.probes.startup?.failures ?? 0) >= 3);
+    await eventually('Starting', () => h.state('slow') === 'Starting' && h.pid('slow'));
+    await eventually('a few startup checks', () => (h.supervisor.status('slow')?.probes?.probes.startup?.failures ?? 0) >= 3);
     expect(h.state('slow')).toBe('Starting');
     expect(h.of('probe', 'slow').filter((e) => e.probe === 'liveness')).toEqual([]); // gated
     writeFileSync(started, '');
-    await waitFor('liveness restart', () => h.of('started', 'slow').length >= 2);
+    await eventually('liveness restart', () => h.of('started', 'slow').length >= 2);
     const states = h.of('state', 'slow').map((e) => e.to);
     expect(states.slice(0, 5)).toEqual(['Starting', 'Running', 'Stopping', 'Backoff', 'Starting']);
     expect(h.of('exited', 'slow')[0]?.reason).toBe('liveness probe failed: exit code 1');
@@ -129,8 +130,8 @@ describe('probes on supervised processes', () => {
     const probe = (p: object) => ({ readiness: { ...p, interval: '50ms', failureThreshold: 1 } });
     h.create('good', { command: 'sleep', args: ['1000'], probes: probe(good) });
     h.create('bad', { command: 'sleep', args: ['1000'], probes: probe(bad) });
-    await waitFor('good ready', () => h.supervisor.status('good')?.ready);
-    await waitFor('bad checked', () => h.supervisor.status('bad')?.probes?.probes.readiness?.ok === false);
+    await eventually('good ready', () => h.supervisor.status('good')?.ready);
+    await eventually('bad checked', () => h.supervisor.status('bad')?.probes?.probes.readiness?.ok === false);
     expect(h.supervisor.status('bad')?.ready).toBe(false);
     expect(h.supervisor.status('bad')?.probes?.probes.readiness?.message).not.toBe('');
   });

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isAlive, readStat } from '../../../src/supervisor/proc.js';
 import { configHash } from '../../../src/supervisor/index.js';
 import { parseProcessSpec, type ProcessSpecInput } from '../../../src/config/index.js';
-import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
+import { NODE, fixture, supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 
 let h: ReturnType<typeof supervised>;
 let outside: ChildProcess | undefined;
@@ -48,14 +49,14 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
     try {
       next.create('a', sleeper);
       next.create('b', sleeper);
-      await waitFor('both reattached', () => next.of('reattached').length === 2);
+      await eventually('both reattached', () => next.of('reattached').length === 2);
       expect(next.pid('a')).toBe(before.get('a'));
       expect(next.pid('b')).toBe(before.get('b'));
       expect(next.of('started')).toHaveLength(0);
       expect(next.supervisor.status('a')?.adopted).toBe(true);
       // Not our child, yet its exit is seen (by polling /proc) and the policy restarts it.
       process.kill(before.get('a')!, 'SIGKILL');
-      await waitFor('a restarted', () => next.of('started', 'a').length === 1);
+      await eventually('a restarted', () => next.of('started', 'a').length === 1);
       expect(next.pid('a')).not.toBe(before.get('a'));
       // Stopping an adopted process signals its group.
       await next.manager.terminate('b');
@@ -73,16 +74,16 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
     const script = `setsid -f sh -c 'echo $$ > "$0"; exec sleep 1000' "$1"; exec sleep 1000`;
     const tree: ProcessSpecInput = { command: 'sh', args: ['-c', script, 'sh', pidFile], killMode: 'tree', stopGracePeriod: '2s' };
     const before = await supervisorProcess(stateDir, { t: tree });
-    const escaped = Number(await waitFor('the escaped pid', () => existsSync(pidFile) && /^(\d+)\n/.exec(readFileSync(pidFile, 'utf8'))?.[1]));
+    const escaped = Number(await eventually('the escaped pid', () => existsSync(pidFile) && /^(\d+)\n/.exec(readFileSync(pidFile, 'utf8'))?.[1]));
     await killSupervisor();
 
     const next = supervised({ supervisor: { stateDir } });
     try {
       next.create('t', tree);
-      await waitFor('reattached', () => next.of('reattached').length === 1);
+      await eventually('reattached', () => next.of('reattached').length === 1);
       process.kill(before.get('t')!, 'SIGKILL'); // the leader alone: it "exits by itself"
-      await waitFor('the exit seen', () => next.of('exited', 't').length === 1);
-      await waitFor(`escaped pid ${escaped} gone`, () => !isAlive(escaped), 5_000);
+      await eventually('the exit seen', () => next.of('exited', 't').length === 1);
+      await eventually(`escaped pid ${escaped} gone`, () => !isAlive(escaped), 5_000);
     } finally {
       if (isAlive(escaped)) process.kill(escaped, 'SIGKILL');
       await next.close();
@@ -102,7 +103,7 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
       expect(isAlive(before.get('kept')!)).toBe(true);
       expect(await next.supervisor.reconcileStateDir(['kept'])).toEqual([]); // idempotent
       next.create('kept', sleeper);
-      await waitFor('kept reattached', () => next.of('reattached', 'kept').length === 1);
+      await eventually('kept reattached', () => next.of('reattached', 'kept').length === 1);
       expect(next.pid('kept')).toBe(before.get('kept'));
     } finally {
       await next.close();
@@ -154,12 +155,12 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
     await killSupervisor();
     const old = before.get('a')!;
     process.kill(old, 'SIGKILL');
-    await waitFor('a gone', () => !isAlive(old));
+    await eventually('a gone', () => !isAlive(old));
     const next = supervised({ supervisor: { stateDir } });
     try {
       next.create('a', sleeper);
       // 'started' follows the state file's write, so it can come after Running.
-      const started = await waitFor('a started', () => next.of('started', 'a')[0]);
+      const started = await eventually('a started', () => next.of('started', 'a')[0]);
       expect(started).toMatchObject({ restarts: 1, requestedRestarts: 0 });
       expect(started.pid).not.toBe(old);
       expect(next.of('reattachRefused', 'a')).toMatchObject([{ reason: 'gone' }]);
@@ -182,11 +183,11 @@ describe('reattach after the supervisor is killed with SIGKILL', () => {
     const before = await supervisorProcess(stateDir, { job });
     await killSupervisor();
     writeFileSync(join(dir, 'go'), '');
-    await waitFor('job done', () => !isAlive(before.get('job')!));
+    await eventually('job done', () => !isAlive(before.get('job')!));
     const next = supervised({ supervisor: { stateDir } });
     try {
       next.create('job', job);
-      await waitFor('Finished', () => next.manager.isFinished('job'));
+      await eventually('Finished', () => next.manager.isFinished('job'));
       expect(next.of('started', 'job')).toHaveLength(0);
       expect(readFileSync(join(dir, 'runs'), 'utf8')).toBe('ran\n');
       expect(next.state('job')).toBe('Failed');

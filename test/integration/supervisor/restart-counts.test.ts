@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessSpecInput } from '../../../src/config/index.js';
 import { stateFileName } from '../../../src/supervisor/index.js';
-import { supervised, waitFor } from '../../helpers/supervised.js';
+import { supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 
 // `restarts` is what alerts read (runs that ended without being asked, as the kubelet's
 // restartCount); `requestedRestarts` is what operators and deploys asked for.
@@ -20,7 +21,7 @@ function counts(id: string): { restarts: number; requestedRestarts: number } | u
 
 /** The pid of the run after `was`, once it is Running. */
 function replaced(id: string, was: number): Promise<number> {
-  return waitFor(`${id} replaced`, () => h.state(id) === 'Running' && h.pid(id) !== was && h.pid(id));
+  return eventually(`${id} replaced`, () => h.state(id) === 'Running' && h.pid(id) !== was && h.pid(id));
 }
 
 describe('restart counters with real processes', () => {
@@ -39,7 +40,7 @@ describe('restart counters with real processes', () => {
     expect(counts('web')).toEqual({ restarts: 0, requestedRestarts: 2 });
 
     await h.supervisor.stop('web');
-    await waitFor('web Disabled', () => h.state('web') === 'Disabled');
+    await eventually('web Disabled', () => h.state('web') === 'Disabled');
     await h.supervisor.start('web');
     pid = await replaced('web', pid);
     expect(counts('web')).toEqual({ restarts: 0, requestedRestarts: 3 });
@@ -55,8 +56,8 @@ describe('restart counters with real processes', () => {
     h.create('crasher', { command: 'sh', args: ['-c', 'exit 3'], restart: { delay: '10ms', breaker: { maxFailures: 0 } } });
     // Every probe check fails: the probe ends the run, and the policy starts another.
     h.create('unhealthy', { ...sleeper, probes: { liveness: { exec: { command: 'false' }, interval: '50ms', failureThreshold: 1 } } });
-    await waitFor('3 crash restarts', () => (counts('crasher')?.restarts ?? 0) >= 3);
-    await waitFor('a liveness restart', () => (counts('unhealthy')?.restarts ?? 0) >= 1);
+    await eventually('3 crash restarts', () => (counts('crasher')?.restarts ?? 0) >= 3);
+    await eventually('a liveness restart', () => (counts('unhealthy')?.restarts ?? 0) >= 1);
     expect(counts('crasher')?.requestedRestarts).toBe(0);
     expect(counts('unhealthy')?.requestedRestarts).toBe(0);
   });
@@ -64,9 +65,9 @@ describe('restart counters with real processes', () => {
   it('a restart asked for while it waits in Backoff after a crash only cuts the wait: it counts as the crash', async () => {
     h = supervised();
     h.create('slow', { command: 'sh', args: ['-c', 'exit 1'], restart: { delay: '1h', breaker: { maxFailures: 0 } } });
-    await waitFor('Backoff', () => h.state('slow') === 'Backoff');
+    await eventually('Backoff', () => h.state('slow') === 'Backoff');
     h.supervisor.restart('slow');
-    await waitFor('started again', () => h.of('started', 'slow').length === 2);
+    await eventually('started again', () => h.of('started', 'slow').length === 2);
     expect(counts('slow')).toEqual({ restarts: 1, requestedRestarts: 0 });
   });
 
@@ -78,8 +79,8 @@ describe('restart counters with real processes', () => {
       s.create('web', sleeper);
       const pid = await s.running('web');
       s.supervisor.restart('web');
-      await waitFor('web replaced', () => s.state('web') === 'Running' && s.pid('web') !== pid);
-      const rec = await waitFor('the new run recorded', () => {
+      await eventually('web replaced', () => s.state('web') === 'Running' && s.pid('web') !== pid);
+      const rec = await eventually('the new run recorded', () => {
         const r = JSON.parse(readFileSync(join(stateDir, stateFileName('web')), 'utf8')) as Record<string, unknown>;
         return r.pid === s.pid('web') && r;
       });

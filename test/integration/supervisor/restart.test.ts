@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { supervised, waitFor } from '../../helpers/supervised.js';
+import { supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 
 let h: ReturnType<typeof supervised>;
 afterEach(async () => h.close());
@@ -15,7 +16,7 @@ describe('restart policies with real crashing processes', () => {
       command: 'sh', args: ['-c', 'exit 1'],
       restart: { policy: 'on-failure', delay: '50ms', multiplier: 2, maxDelay: '200ms', resetAfter: '1m', breaker: noBreaker },
     });
-    await waitFor('6 backoffs', () => h.of('backoff', 'crasher').length >= 6);
+    await eventually('6 backoffs', () => h.of('backoff', 'crasher').length >= 6);
     expect(h.of('backoff', 'crasher').slice(0, 6).map((e) => e.delayMs)).toEqual([50, 100, 200, 200, 200, 200]);
     const starts = h.of('started', 'crasher');
     expect(new Set(starts.map((s) => s.pid)).size).toBe(starts.length); // a new process each time
@@ -34,7 +35,7 @@ describe('restart policies with real crashing processes', () => {
   ] as const)('%s with exit %i ends the process (%s, terminal for the engine)', async (policy, code, state) => {
     h = supervised();
     h.create('job', { command: 'sh', args: ['-c', `exit ${code}`], restart: { policy } });
-    await waitFor('Finished', () => h.manager.isFinished('job'));
+    await eventually('Finished', () => h.manager.isFinished('job'));
     expect(h.state('job')).toBe(state);
     expect(h.of('started', 'job')).toHaveLength(1);
     expect(h.supervisor.status('job')?.lastExit?.code).toBe(code);
@@ -43,7 +44,7 @@ describe('restart policies with real crashing processes', () => {
   it.each(['always', 'unless-stopped'] as const)('%s restarts after a clean exit too', async (policy) => {
     h = supervised();
     h.create('loop', { command: 'sh', args: ['-c', 'exit 0'], restart: { policy, delay: '10ms', breaker: noBreaker } });
-    await waitFor('3 starts', () => h.of('started', 'loop').length >= 3);
+    await eventually('3 starts', () => h.of('started', 'loop').length >= 3);
     expect(h.manager.isFinished('loop')).toBe(false);
   });
 
@@ -54,16 +55,16 @@ describe('restart policies with real crashing processes', () => {
       command: 'sh', args: ['-c', 'test -f "$FLAG" && exec sleep 1000; exit 1'], env: { FLAG: flag },
       restart: { policy: 'always', delay: '10ms', multiplier: 1, resetAfter: '300ms', breaker: { maxFailures: 3, window: '10s', cooldown: '500ms' } },
     });
-    await waitFor('breaker open', () => h.of('breaker', 'flaky').some((e) => e.state === 'open'));
+    await eventually('breaker open', () => h.of('breaker', 'flaky').some((e) => e.state === 'open'));
     expect(h.of('started', 'flaky')).toHaveLength(3);
     expect(h.state('flaky')).toBe('Backoff');
     expect(h.supervisor.status('flaky')?.breaker?.state).toBe('open');
     // The cooldown ends: one trial, which fails, so it opens again.
-    await waitFor('re-opened', () => h.of('breaker', 'flaky').filter((e) => e.state === 'open').length >= 2, 10_000);
+    await eventually('re-opened', () => h.of('breaker', 'flaky').filter((e) => e.state === 'open').length >= 2, 10_000);
     expect(h.of('breaker', 'flaky').map((e) => e.state)).toEqual(['open', 'halfOpen', 'open']);
     expect(h.of('started', 'flaky')).toHaveLength(4);
     writeFileSync(flag, '');
-    await waitFor('closed', () => h.of('breaker', 'flaky').some((e) => e.state === 'closed'), 10_000);
+    await eventually('closed', () => h.of('breaker', 'flaky').some((e) => e.state === 'closed'), 10_000);
     expect(h.of('breaker', 'flaky').map((e) => e.state)).toEqual(['open', 'halfOpen', 'open', 'halfOpen', 'closed']);
     expect(h.of('started', 'flaky')).toHaveLength(5);
     expect(h.state('flaky')).toBe('Running');
@@ -73,12 +74,12 @@ describe('restart policies with real crashing processes', () => {
   it('an operator start overrides an open breaker', async () => {
     h = supervised();
     h.create('looper', { command: 'sh', args: ['-c', 'exit 1'], restart: { delay: '10ms', breaker: { maxFailures: 2, window: '1m', cooldown: '1h' } } });
-    await waitFor('open', () => h.supervisor.status('looper')?.breaker?.state === 'open');
+    await eventually('open', () => h.supervisor.status('looper')?.breaker?.state === 'open');
     await h.supervisor.stop('looper');
-    await waitFor('Disabled', () => h.state('looper') === 'Disabled');
+    await eventually('Disabled', () => h.state('looper') === 'Disabled');
     const starts = h.of('started', 'looper').length;
     await h.supervisor.start('looper');
-    await waitFor('started again', () => h.of('started', 'looper').length > starts);
+    await eventually('started again', () => h.of('started', 'looper').length > starts);
   });
 
   it('an explicit stop is Disabled; unless-stopped remembers it across supervisors, always does not', async () => {
@@ -91,7 +92,7 @@ describe('restart policies with real crashing processes', () => {
     await first.running('other');
     await first.supervisor.stop('svc');
     await first.supervisor.stop('other');
-    await waitFor('both Disabled', () => first.state('svc') === 'Disabled' && first.state('other') === 'Disabled');
+    await eventually('both Disabled', () => first.state('svc') === 'Disabled' && first.state('other') === 'Disabled');
     expect(first.pid('svc')).toBeUndefined();
     await first.close();
 
@@ -100,7 +101,7 @@ describe('restart policies with real crashing processes', () => {
       second.create('svc', { command: 'sleep', args: ['1000'], restart: { policy: 'unless-stopped' } });
       second.create('other', { command: 'sleep', args: ['1000'], restart: { policy: 'always' } });
       await second.running('other');
-      await waitFor('svc Disabled', () => second.state('svc') === 'Disabled');
+      await eventually('svc Disabled', () => second.state('svc') === 'Disabled');
       expect(second.of('started', 'svc')).toHaveLength(0);
       await second.supervisor.start('svc');
       await second.running('svc');

@@ -2,7 +2,8 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readStat } from '../../../src/supervisor/proc.js';
-import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
+import { NODE, fixture, supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 import { MARK_VAR, testMark } from '../../helpers/leaks.js';
 import { recordingLogger, type LogRecord } from '../../helpers/recording-logger.js';
 
@@ -36,7 +37,7 @@ describe('the spec is applied to the process', () => {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     expect(status).toMatch(/^Uid:\s+65534\s/m);
     expect(status).toMatch(/^Gid:\s+65534\s/m);
-    await waitFor('file made', () => {
+    await eventually('file made', () => {
       try {
         return statSync(join(dir, 'made-here'));
       } catch {
@@ -46,14 +47,14 @@ describe('the spec is applied to the process', () => {
     const made = statSync(join(dir, 'made-here'));
     expect(made.uid).toBe(65534);
     expect(made.mode & 0o777).toBe(0o600); // 666 & ~077
-    await waitFor('exec of sleep', () => readStat(pid)?.comm === 'sleep');
+    await eventually('exec of sleep', () => readStat(pid)?.comm === 'sleep');
   });
 
   it('shell: true runs a command line through /bin/sh with args as $1…', async () => {
     h = supervised();
     h.create('shell', { command: 'echo "$1-$2" && exec sleep 1000', args: ['a b', 'c'], shell: true });
     await h.running('shell');
-    await waitFor('echo', () => h.supervisor.logs('shell').some((l) => l.line === 'a b-c'));
+    await eventually('echo', () => h.supervisor.logs('shell').some((l) => l.line === 'a b-c'));
   });
 });
 
@@ -73,12 +74,12 @@ describe('bad specs fail only their own process', () => {
     h.create('good', { command: 'sleep', args: ['1000'] });
     h.create('bad', resolved);
     const goodPid = await h.running('good');
-    await waitFor('Failed', () => h.state('bad') === 'Failed');
+    await eventually('Failed', () => h.state('bad') === 'Failed');
     expect(h.supervisor.status('bad')?.lastError).toMatch(message);
     expect(String(h.manager.getStatus('bad')?.lastError)).toMatch(message);
     expect(h.manager.getStatus('bad')?.healthy).toBe(false);
     // procmgr's log says it too, once however often the start is retried.
-    await waitFor('a second attempt', () => (h.manager.getStatus('bad')?.errorCount ?? 0) >= 2);
+    await eventually('a second attempt', () => (h.manager.getStatus('bad')?.errorCount ?? 0) >= 2);
     const said = records.filter((r) => r.level === 'error' && r.obj.process === 'bad');
     expect(said.map((r) => String((r.obj.err as Error | undefined)?.message))).toEqual([expect.stringMatching(message)]);
     expect(h.pid('good')).toBe(goodPid);
@@ -90,12 +91,12 @@ describe('bad specs fail only their own process', () => {
     h.create('svc', { command: 'sleep', args: ['1000'] });
     const pid = await h.running('svc');
     h.manager.updateProcess({ id: 'svc', type: 'update', config: { command: 'sleep', restart: { policy: 'sometimes' } } as never });
-    await waitFor('error recorded', () => h.supervisor.status('svc')?.lastError);
+    await eventually('error recorded', () => h.supervisor.status('svc')?.lastError);
     expect(h.supervisor.status('svc')?.lastError).toMatch(/restart\.policy/);
     expect(h.pid('svc')).toBe(pid);
     expect(h.state('svc')).toBe('Running');
     h.manager.updateProcess({ id: 'svc', type: 'update', config: { command: 'sleep', args: ['999'] } });
-    await waitFor('restarted with the new spec', () => h.pid('svc') !== pid && h.state('svc') === 'Running');
+    await eventually('restarted with the new spec', () => h.pid('svc') !== pid && h.state('svc') === 'Running');
     expect(readFileSync(`/proc/${h.pid('svc')}/cmdline`, 'utf8')).toBe('sleep\x00999\x00');
     expect(h.of('exited', 'svc')[0]?.reason).toBe('spec changed');
   });
@@ -105,7 +106,7 @@ describe('bad specs fail only their own process', () => {
     const dir = h.dir();
     const exe = join(dir, 'later.sh');
     h.create('later', { command: exe });
-    await waitFor('Failed', () => h.state('later') === 'Failed');
+    await eventually('Failed', () => h.state('later') === 'Failed');
     mkdirSync(dir, { recursive: true });
     writeFileSync(exe, '#!/bin/sh\nexec sleep 1000\n', { mode: 0o755 });
     await h.running('later');
@@ -126,7 +127,7 @@ describe('output', () => {
       command: NODE, args: [fixture('chatty.mjs'), '40'], restart: { policy: 'never' },
       logging: { file: 'out.log', maxSize: 200, maxFiles: 2, bufferLines: 10 }, cwd: dir,
     });
-    await waitFor('Finished', () => h.manager.isFinished('chatty'));
+    await eventually('Finished', () => h.manager.isFinished('chatty'));
     const lines = records.filter((r) => r.stream !== undefined);
     expect(lines.filter((r) => r.stream === 'stdout')).toHaveLength(41);
     expect(lines.filter((r) => r.stream === 'stderr')).toHaveLength(40);

@@ -5,7 +5,8 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessSpecInput } from '../../../src/config/index.js';
 import { isAlive } from '../../../src/supervisor/proc.js';
-import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
+import { NODE, fixture, supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 import { recordingLogger, type LogRecord } from '../../helpers/recording-logger.js';
 
 /*
@@ -91,7 +92,7 @@ describe('state files for every valid id', () => {
     const next = sup({ supervisor: { stateDir } });
     next.create(id, sleeper);
     next.create('short', sleeper);
-    await waitFor('both reattached', () => next.of('reattached').length === 2);
+    await eventually('both reattached', () => next.of('reattached').length === 2);
     expect(next.pid(id)).toBe(pid);
     expect(next.of('started')).toHaveLength(0);
     expect(next.supervisor.status(id)?.adopted).toBe(true);
@@ -111,19 +112,19 @@ describe('a state file that cannot be written', () => {
     s.create('svc', sleeper);
     const pid = await s.running('svc');
     seen.add(pid);
-    await waitFor('lastError', () => s.supervisor.status('svc')?.lastError);
+    await eventually('lastError', () => s.supervisor.status('svc')?.lastError);
     expect(s.supervisor.status('svc')?.lastError).toMatch(/state file/);
     const line = records.find((r) => r.level === 'error' && r.obj.process === 'svc' && /state file/.test(r.msg ?? ''));
     expect(line, JSON.stringify(records)).toBeDefined();
     // The process runs on, supervised: the failure is not the process's.
     expect(s.state('svc')).toBe('Running');
-    await waitFor('started', () => s.of('started', 'svc').length === 1);
+    await eventually('started', () => s.of('started', 'svc').length === 1);
 
     rmSync(stateDir);
     mkdirSync(stateDir);
     s.manager.updateProcess({ id: 'svc', type: 'sync' });
-    await waitFor('written', () => stateFiles(stateDir).has('svc'));
-    await waitFor('lastError cleared', () => s.supervisor.status('svc')?.lastError === undefined);
+    await eventually('written', () => stateFiles(stateDir).has('svc'));
+    await eventually('lastError cleared', () => s.supervisor.status('svc')?.lastError === undefined);
     expect(s.pid('svc')).toBe(pid);
   });
 });
@@ -146,12 +147,12 @@ describe('a finished job across a supervisor restart', () => {
     const marker = join(dir(), 'runs');
     const first = sup({ supervisor: { stateDir } });
     first.create('job', job(marker, code, policy));
-    await waitFor('first run finished', () => first.manager.isFinished('job'));
+    await eventually('first run finished', () => first.manager.isFinished('job'));
     await first.close(); // the daemon stops (gracefully) and starts again on the same state dir
 
     const second = sup({ supervisor: { stateDir } });
     second.create('job', job(marker, code, policy));
-    await waitFor('Finished', () => second.manager.isFinished('job'));
+    await eventually('Finished', () => second.manager.isFinished('job'));
     expect(second.of('started', 'job')).toHaveLength(0);
     expect(runs(marker)).toBe(1);
     expect(second.state('job')).toBe(state);
@@ -160,7 +161,7 @@ describe('a finished job across a supervisor restart', () => {
 
     const third = sup({ supervisor: { stateDir } });
     third.create('job', { ...job(marker, code, policy), args: ['-c', `echo ran again >> "$MARKER"; exit ${code}`] });
-    await waitFor('Finished', () => third.manager.isFinished('job'));
+    await eventually('Finished', () => third.manager.isFinished('job'));
     expect(third.of('started', 'job')).toHaveLength(1);
     expect(runs(marker)).toBe(2);
   });
@@ -170,23 +171,23 @@ describe('a finished job across a supervisor restart', () => {
     const marker = join(dir(), 'runs');
     const first = sup({ supervisor: { stateDir } });
     first.create('job', job(marker, 0, 'never'));
-    await waitFor('Finished', () => first.manager.isFinished('job'));
+    await eventually('Finished', () => first.manager.isFinished('job'));
     await first.close();
 
     const second = sup({ supervisor: { stateDir } });
     second.create('job', job(marker, 0, 'never'));
-    await waitFor('Finished', () => second.manager.isFinished('job'));
+    await eventually('Finished', () => second.manager.isFinished('job'));
     expect(runs(marker)).toBe(1);
     // What the daemon does for an explicit start of a finished job: removed (forgotten), created anew.
     second.manager.syncKnownProcesses([]);
     second.create('job', job(marker, 0, 'never'));
-    await waitFor('ran again', () => runs(marker) === 2 && second.manager.isFinished('job'));
+    await eventually('ran again', () => runs(marker) === 2 && second.manager.isFinished('job'));
     await second.close();
 
     // And that run is what the next supervisor remembers.
     const third = sup({ supervisor: { stateDir } });
     third.create('job', job(marker, 0, 'never'));
-    await waitFor('Finished', () => third.manager.isFinished('job'));
+    await eventually('Finished', () => third.manager.isFinished('job'));
     expect(third.of('started', 'job')).toHaveLength(0);
     expect(runs(marker)).toBe(2);
   });
@@ -199,7 +200,7 @@ describe('a finished job across a supervisor restart', () => {
     await first.close();
     const second = sup({ supervisor: { stateDir } });
     second.create('svc', { ...sleeper, restart: { policy: 'always' } });
-    await waitFor('started', () => second.of('started', 'svc').length === 1);
+    await eventually('started', () => second.of('started', 'svc').length === 1);
     expect(second.of('reattached')).toHaveLength(0);
   });
 });

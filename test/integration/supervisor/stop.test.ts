@@ -5,7 +5,8 @@ import { isAlive, readStat } from '../../../src/supervisor/proc.js';
 import { findMarked, newRunMark, RUN_MARK_VAR } from '../../../src/supervisor/run-mark.js';
 import { killLeftovers, stopProcess, type StopProgress } from '../../../src/supervisor/signals.js';
 import { FakeClock, realClock } from '../../../src/util/index.js';
-import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
+import { NODE, fixture, supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 
 const children: ChildProcess[] = [];
 /** Processes outside the children's groups, killed after a test that failed before procmgr killed them. */
@@ -26,9 +27,9 @@ async function markedRun(mark: string, script: string): Promise<{ child: ChildPr
   const h = ownChild(child, realClock, { runMark: mark }); // before the leader can exit
   let out = '';
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  const escaped = Number(await waitFor('the escaped pid', () => /^(\d+)\n/.exec(out)?.[1]));
+  const escaped = Number(await eventually('the escaped pid', () => /^(\d+)\n/.exec(out)?.[1]));
   strays.push(escaped);
-  await waitFor('the escaped one exec\'d sleep', () => readStat(escaped)?.comm === 'sleep');
+  await eventually('the escaped one exec\'d sleep', () => readStat(escaped)?.comm === 'sleep');
   return { child, h, escaped };
 }
 
@@ -69,10 +70,10 @@ describe('killMode tree: the run mark', () => {
   it('killLeftovers, after the leader exited by itself, kills what carries its mark', async () => {
     const mark = newRunMark();
     const { child, h, escaped } = await markedRun(mark, ESCAPE);
-    await waitFor('the leader exited', () => h.exit);
+    await eventually('the leader exited', () => h.exit);
     expect(readStat(escaped)?.ppid).not.toBe(child.pid);
     await killLeftovers(h);
-    await waitFor('the escaped one gone', () => !isAlive(escaped));
+    await eventually('the escaped one gone', () => !isAlive(escaped));
   });
 });
 
@@ -82,7 +83,7 @@ async function stubborn(): Promise<{ child: ChildProcess; out: () => string }> {
   children.push(child);
   let out = '';
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  await waitFor('ready', () => out.includes('ready'));
+  await eventually('ready', () => out.includes('ready'));
   return { child, out: () => out };
 }
 
@@ -93,7 +94,7 @@ describe('stopProcess across aborted calls', () => {
     const progress: StopProgress = { signalledAt: undefined, escaped: [] };
     const call = new AbortController();
     const first = stopProcess(h, { signal: 'SIGTERM', graceMs: 60_000, clock: realClock, abort: call.signal, progress });
-    await waitFor('the stop signal', () => out().includes('got SIGTERM'));
+    await eventually('the stop signal', () => out().includes('got SIGTERM'));
     call.abort(new Error('call timed out'));
     await expect(first).rejects.toThrow('call timed out');
     expect(progress.signalledAt).toBeDefined();
@@ -112,7 +113,7 @@ describe('stopProcess across aborted calls', () => {
     for (let i = 0; i < 2; i++) {
       const call = new AbortController();
       const p = stopProcess(h, { signal: 'SIGTERM', graceMs: 60_000, clock: realClock, abort: call.signal });
-      await waitFor(`stop signal ${i + 1}`, () => (out().match(/got SIGTERM/g) ?? []).length === i + 1);
+      await eventually(`stop signal ${i + 1}`, () => (out().match(/got SIGTERM/g) ?? []).length === i + 1);
       call.abort(new Error('call timed out'));
       await expect(p).rejects.toThrow('call timed out');
     }
@@ -130,11 +131,11 @@ describe('stopProcess on a fake clock', () => {
     const stopping = stopProcess(h, { signal: 'SIGTERM', graceMs: 1_000, clock, progress });
     // Sent before stopProcess first yields: nothing queued for later, so the stamp is the signal's time.
     expect(progress.signalledAt).toBe(t0);
-    await waitFor('the stop signal', () => out().includes('got SIGTERM'));
+    await eventually('the stop signal', () => out().includes('got SIGTERM'));
     await clock.tick(999);
     expect(h.exit).toBeUndefined(); // still inside the grace
     await clock.tick(1);
-    await waitFor('killed at the grace', () => h.exit);
+    await eventually('killed at the grace', () => h.exit);
     expect(h.exit?.signal).toBe('SIGKILL');
     // The wait after SIGKILL polls the group on the same clock until it is gone.
     let done = false;
@@ -152,10 +153,10 @@ describe('a restart whose stop outlasts the engine call', () => {
       const spec = { command: NODE, args: [fixture('ignore-term.mjs')], stopGracePeriod: '1s' };
       h.create('stubborn', spec);
       const first = await h.running('stubborn');
-      await waitFor('its SIGTERM handler', () => h.supervisor.logs('stubborn').some((l) => l.line === 'ready'));
+      await eventually('its SIGTERM handler', () => h.supervisor.logs('stubborn').some((l) => l.line === 'ready'));
       // A changed spec makes the sync stop the old run; every call is aborted after 300 ms.
       h.manager.updateProcess({ id: 'stubborn', type: 'update', config: { ...spec, env: { V: '2' } } });
-      await waitFor('the old run killed and a new one running', () => h.pid('stubborn') !== first && h.state('stubborn') === 'Running' && h.pid('stubborn'), 15_000);
+      await eventually('the old run killed and a new one running', () => h.pid('stubborn') !== first && h.state('stubborn') === 'Running' && h.pid('stubborn'), 15_000);
       const exit = h.of('exited', 'stubborn')[0];
       expect(exit?.pid).toBe(first);
       expect(exit?.signal).toBe('SIGKILL');

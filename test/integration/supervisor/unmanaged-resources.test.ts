@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAlive } from '../../../src/supervisor/proc.js';
-import { NODE, fixture, supervised, waitFor } from '../../helpers/supervised.js';
+import { NODE, fixture, supervised } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 
 let h: ReturnType<typeof supervised>;
 const others: ChildProcess[] = [];
@@ -29,8 +30,8 @@ describe('resource limits', () => {
       restart: { delay: '10ms', breaker: { maxFailures: 0 } },
       resources: { interval: '100ms', memory: '50Mi', action },
     });
-    await waitFor('breach', () => h.of('resource', 'hog').length > 0);
-    await waitFor('restart', () => h.of('started', 'hog').length >= 2);
+    await eventually('breach', () => h.of('resource', 'hog').length > 0);
+    await eventually('restart', () => h.of('started', 'hog').length >= 2);
     const breach = h.of('resource', 'hog')[0];
     expect(breach).toMatchObject({ resource: 'memory', limit: 50 * 2 ** 20, action });
     expect(breach?.value).toBeGreaterThan(50 * 2 ** 20);
@@ -42,7 +43,7 @@ describe('resource limits', () => {
   it('action log only reports, and usage is in the status', async () => {
     h = supervised();
     h.create('hog', { command: NODE, args: [fixture('alloc.mjs'), '80'], resources: { interval: '100ms', memory: '40Mi', action: 'log' } });
-    await waitFor('two breaches', () => h.of('resource', 'hog').length >= 2);
+    await eventually('two breaches', () => h.of('resource', 'hog').length >= 2);
     expect(h.of('started', 'hog')).toHaveLength(1);
     expect(h.of('exited', 'hog')).toHaveLength(0);
     const usage = h.supervisor.status('hog')?.usage;
@@ -59,7 +60,7 @@ describe('unmanaged processes', () => {
     writeFileSync(pidFile, `${svc.pid}\n`);
     h.create('ext', { kind: 'unmanaged', pidFile, probes: { readiness: { exec: { command: 'true' }, interval: '50ms' } } });
     expect(await h.running('ext')).toBe(svc.pid);
-    await waitFor('ready', () => h.supervisor.status('ext')?.ready);
+    await eventually('ready', () => h.supervisor.status('ext')?.ready);
     expect(h.supervisor.status('ext')?.adopted).toBe(true);
     await h.manager.terminate('ext');
     expect(isAlive(svc.pid!)).toBe(true); // detached, not killed
@@ -74,11 +75,11 @@ describe('unmanaged processes', () => {
     h.create('ext', { kind: 'unmanaged', pidFile });
     await h.running('ext');
     first.kill('SIGKILL');
-    await waitFor('Stopped', () => h.state('ext') === 'Stopped');
-    await waitFor('attach error', () => h.supervisor.status('ext')?.lastError ?? h.manager.getStatus('ext')?.lastError);
+    await eventually('Stopped', () => h.state('ext') === 'Stopped');
+    await eventually('attach error', () => h.supervisor.status('ext')?.lastError ?? h.manager.getStatus('ext')?.lastError);
     const second = service();
     writeFileSync(pidFile, String(second.pid));
-    await waitFor('attached to the new pid', () => h.pid('ext') === second.pid && h.state('ext') === 'Running');
+    await eventually('attached to the new pid', () => h.pid('ext') === second.pid && h.state('ext') === 'Running');
   });
 
   it('switching kind never signals the unmanaged process and never leaves our child running', async () => {
@@ -87,10 +88,10 @@ describe('unmanaged processes', () => {
     h.create('x', { kind: 'unmanaged', pid: svc.pid! });
     await h.running('x');
     h.manager.updateProcess({ id: 'x', type: 'update', config: { command: 'sleep', args: ['1000'] } });
-    const ours = await waitFor('our own child', () => (h.pid('x') !== svc.pid && h.state('x') === 'Running' ? h.pid('x') : undefined));
+    const ours = await eventually('our own child', () => (h.pid('x') !== svc.pid && h.state('x') === 'Running' ? h.pid('x') : undefined));
     expect(isAlive(svc.pid!)).toBe(true);
     h.manager.updateProcess({ id: 'x', type: 'update', config: { kind: 'unmanaged', pid: svc.pid! } });
-    await waitFor('attached again', () => h.pid('x') === svc.pid);
+    await eventually('attached again', () => h.pid('x') === svc.pid);
     expect(isAlive(ours)).toBe(false);
   });
 
@@ -102,6 +103,6 @@ describe('unmanaged processes', () => {
     await h.running('ext');
     await h.supervisor.stop('ext');
     expect(await gone).toBe('SIGTERM');
-    await waitFor('Disabled', () => h.state('ext') === 'Disabled');
+    await eventually('Disabled', () => h.state('ext') === 'Disabled');
   });
 });

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LogCapture, SPOOL_BEHIND_LIMIT_BYTES, SPOOL_TRUNCATE_BYTES, SpoolReader, createSpool, removeSpool } from '../../../src/supervisor/logs/index.js';
 import type { LogLine } from '../../../src/supervisor/logs/index.js';
 import { realClock, silentLogger } from '../../../src/util/index.js';
-import { tempDir, waitFor } from '../../helpers/supervised.js';
+import { tempDir } from '../../helpers/supervised.js';
+import { eventually } from '../../helpers/eventually.js';
 
 const dirs: string[] = [];
 const readers: SpoolReader[] = [];
@@ -38,9 +39,9 @@ describe('SpoolReader', () => {
     const fd = createSpool(path);
     writeSync(fd, 'one\n');
     const got = collect(reader(path));
-    await waitFor('first line', () => got.text() === 'one\n');
+    await eventually('first line', () => got.text() === 'one\n');
     for (let i = 0; i < 50; i++) writeSync(fd, `line ${i}\n`);
-    await waitFor('appended lines', () => got.text().endsWith('line 49\n'));
+    await eventually('appended lines', () => got.text().endsWith('line 49\n'));
     writeSync(fd, 'last, no newline');
     closeSync(fd);
     readers[0]!.finish();
@@ -54,9 +55,9 @@ describe('SpoolReader', () => {
     const big = 'x'.repeat(1023) + '\n';
     for (let i = 0; i < SPOOL_TRUNCATE_BYTES / 1024 + 1; i++) writeSync(fd, big);
     const got = collect(reader(path));
-    await waitFor('truncated', () => got.text().length > SPOOL_TRUNCATE_BYTES && statSync(path).size === 0);
+    await eventually('truncated', () => got.text().length > SPOOL_TRUNCATE_BYTES && statSync(path).size === 0);
     writeSync(fd, 'after\n'); // O_APPEND: lands at the new end, 0
-    await waitFor('read after the truncation', () => got.text().endsWith(`${big}after\n`));
+    await eventually('read after the truncation', () => got.text().endsWith(`${big}after\n`));
     closeSync(fd);
   });
 
@@ -69,11 +70,11 @@ describe('SpoolReader', () => {
     const drops: number[] = [];
     r.on('drop', (n: number) => drops.push(n));
     const got = collect(r);
-    await waitFor('a drop', () => drops.length === 1);
+    await eventually('a drop', () => drops.length === 1);
     expect(drops[0]).toBeGreaterThan(SPOOL_BEHIND_LIMIT_BYTES);
     expect(r.dropped).toBe(drops[0]);
     writeSync(fd, '\nfresh\n');
-    await waitFor('fresh output', () => got.text().endsWith('fresh\n'));
+    await eventually('fresh output', () => got.text().endsWith('fresh\n'));
     expect(got.text().length + drops[0]!).toBeLessThanOrEqual(SPOOL_BEHIND_LIMIT_BYTES + 4 * block.length + 7);
     closeSync(fd);
   });
@@ -83,8 +84,8 @@ describe('SpoolReader', () => {
     closeSync(createSpool(path));
     appendFileSync(path, 'a\nb\n');
     const got = collect(reader(path));
-    await waitFor('read', () => got.text() === 'a\nb\n');
-    await waitFor('position saved', () => existsSync(`${path}.pos`) && readFileSync(`${path}.pos`, 'utf8').trim() === '4', 5_000);
+    await eventually('read', () => got.text() === 'a\nb\n');
+    await eventually('position saved', () => existsSync(`${path}.pos`) && readFileSync(`${path}.pos`, 'utf8').trim() === '4', 5_000);
     appendFileSync(path, 'c\n');
     expect(reader(path, true).replayBytes).toBe(4);
     expect(reader(path).replayBytes).toBe(0); // a new run's reader replays nothing
