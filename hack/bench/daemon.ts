@@ -278,6 +278,8 @@ interface StartRun {
   readonly stopMs: number;
 }
 
+const LINE_GRACE_MS = 2_000;
+
 async function startRun(launcher: readonly string[], dir: string): Promise<StartRun> {
   const [apiPort, webPort] = await freePorts(2);
   if (apiPort === undefined || webPort === undefined) throw new Error('no free ports');
@@ -293,9 +295,16 @@ async function startRun(launcher: readonly string[], dir: string): Promise<Start
       const at = performance.now();
       if (status !== undefined) answeredAt ??= at;
       if (status === 200) {
-        const webListening = d.lineAt((r) => r.process === 'web' && typeof r.msg === 'string' && r.msg.startsWith('web: listening'));
-        const probePassed = d.lineAt((r) => r.process === 'web' && r.msg === 'readiness probe passed');
-        if (webListening === undefined || probePassed === undefined) throw new Error('/readyz is 200 but the web app never logged listening / ready');
+        // The daemon's stdout can reach us after /readyz answers: give its lines a moment.
+        let webListening: number | undefined;
+        let probePassed: number | undefined;
+        for (const until = performance.now() + LINE_GRACE_MS; ; ) {
+          webListening = d.lineAt((r) => r.process === 'web' && typeof r.msg === 'string' && r.msg.startsWith('web: listening'));
+          probePassed = d.lineAt((r) => r.process === 'web' && r.msg === 'readiness probe passed');
+          if ((webListening !== undefined && probePassed !== undefined) || performance.now() > until) break;
+          await sleep(realClock, POLL_MS);
+        }
+        if (webListening === undefined || probePassed === undefined) throw new Error(`/readyz is 200 but the web app did not log listening / ready within ${LINE_GRACE_MS} ms`);
         const result = {
           answerMs: (answeredAt ?? at) - d.spawnedAt,
           readyMs: at - d.spawnedAt,
